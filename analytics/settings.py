@@ -1,0 +1,109 @@
+"""The one place for Caseload Insight's settings.
+
+Defaults are the clinical conventions in the product design. A clinic overrides any of
+them in ``settings.toml`` inside its data directory; the data directory itself comes from
+``--data-dir``, then ``CASELOAD_DATA_DIR``, then the platform default below.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_DATA_DIR = "CASELOAD_DATA_DIR"
+SETTINGS_FILE = "settings.toml"
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/caseload-insight``, or ``~/.local/share/caseload-insight``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "caseload-insight"
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The data directory in use: the argument, the environment, or the default."""
+    if data_dir:
+        return Path(data_dir).expanduser().resolve()
+    env = os.environ.get(ENV_DATA_DIR)
+    if env:
+        return Path(env).expanduser().resolve()
+    return default_data_dir()
+
+
+Band = tuple[int, int, str]
+
+
+@dataclass(frozen=True)
+class ClinicalSettings:
+    """Questionnaire bands and change thresholds (NHS Talking Therapies defaults)."""
+
+    phq9_bands: tuple[Band, ...] = (
+        (0, 4, "minimal"),
+        (5, 9, "mild"),
+        (10, 14, "moderate"),
+        (15, 19, "moderately severe"),
+        (20, 27, "severe"),
+    )
+    gad7_bands: tuple[Band, ...] = (
+        (0, 4, "minimal"),
+        (5, 9, "mild"),
+        (10, 14, "moderate"),
+        (15, 21, "severe"),
+    )
+    # Reliable change: a change of at least this many points.
+    phq9_reliable_change: int = 6
+    gad7_reliable_change: int = 4
+    # Caseness: at or above these a patient is "a case" for recovery purposes.
+    phq9_caseness: int = 10
+    gad7_caseness: int = 8
+    # An item-9 answer above 0 within this many days is a current safety flag.
+    item9_lookback_days: int = 14
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, resolved once and passed down."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    # Timestamps without an offset are read in this IANA time zone.
+    clinic_timezone: str = "UTC"
+    # Groups smaller than this are suppressed in aggregates and audits.
+    min_cell_size: int = 11
+    # Files larger than this are refused by ingest (megabytes).
+    max_ingest_file_mb: int = 2048
+    # A timestamp may be at most this far in the future at ingest (clock skew).
+    future_tolerance_days: int = 1
+    clinical: ClinicalSettings = field(default_factory=ClinicalSettings)
+
+
+def _coerce(cls: type, values: dict[str, Any], source: Path) -> dict[str, Any]:
+    known = {f.name: f for f in fields(cls)}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ValueError(
+                f"{source}: unknown setting {key!r}; expected one of {', '.join(sorted(known))}"
+            )
+        if isinstance(value, list):
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        out[key] = value
+    return out
+
+
+def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
+    """Settings for a data directory, with ``settings.toml`` overrides applied."""
+    root = resolve_data_dir(data_dir)
+    settings = Settings(data_dir=root)
+    path = root / SETTINGS_FILE
+    if not path.is_file():
+        return settings
+    with path.open("rb") as fh:
+        raw = tomllib.load(fh)
+    clinical_raw = raw.pop("clinical", {})
+    raw.pop("data_dir", None)  # the location is never taken from inside itself
+    top = _coerce(Settings, raw, path)
+    clinical = replace(settings.clinical, **_coerce(ClinicalSettings, clinical_raw, path))
+    return replace(settings, clinical=clinical, **top)

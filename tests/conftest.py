@@ -1,0 +1,117 @@
+"""Shared fixtures: a fresh data directory, a tiny valid clinic, and store helpers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analytics.contract import TABLES
+from analytics.settings import Settings, load_settings
+from analytics.store import DataDir
+
+CLINICIANS = [
+    {
+        "clinician_id": "c1",
+        "display_name": "Dr Ada Quill",
+        "site_id": "north",
+        "email": "ada@example.org",
+    },
+    {"clinician_id": "c2", "display_name": "Dr Ben Rowe", "site_id": "south", "role": "therapist"},
+]
+PATIENTS = [
+    {
+        "patient_id": "p1",
+        "clinician_id": "c1",
+        "enrolled_on": "2026-01-05",
+        "display_name": "Pat One",
+    },
+    {"patient_id": "p2", "clinician_id": "c1", "enrolled_on": "2026-02-01", "gender": "female"},
+    {"patient_id": "p3", "clinician_id": "c2", "enrolled_on": "2026-03-01", "site_id": "east"},
+]
+
+
+def csv_text(rows: Sequence[dict[str, object]], columns: Sequence[str] | None = None) -> str:
+    """Rows as CSV text with a header (columns default to the union, in first-seen order)."""
+    cols = list(columns) if columns else list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: row.get(c, "") for c in cols})
+    return buf.getvalue()
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[..., Path]:
+    """Write rows (or raw text) to ``<tmp>/files/<name>``; returns the path."""
+
+    def _write(name: str, rows: Sequence[dict[str, object]] | str, columns=None) -> Path:
+        folder = tmp_path / "files"
+        folder.mkdir(exist_ok=True)
+        path = folder / name
+        path.write_text(
+            rows if isinstance(rows, str) else csv_text(rows, columns), encoding="utf-8"
+        )
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def base_clinic(settings: Settings, write_csv) -> Settings:
+    """A data directory holding two clinicians and three patients."""
+    from analytics.ingest import ingest
+
+    result = ingest(
+        [write_csv("clinicians.csv", CLINICIANS), write_csv("patients.csv", PATIENTS)],
+        settings=settings,
+    )
+    assert result.exit_code == 0, result
+    return settings
+
+
+def table_counts(settings: Settings) -> dict[str, int]:
+    """Rows per contract table plus quarantine, read from the warehouse."""
+    path = DataDir(settings.data_dir).warehouse
+    if not path.exists():
+        return {name: 0 for name in [*TABLES, "quarantine"]}
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {
+            name: con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+            for name in [*TABLES, "quarantine"]
+        }
+    finally:
+        con.close()
+
+
+def query(settings: Settings, sql: str, params: Sequence[object] | None = None) -> list[tuple]:
+    """Run a read-only query against the warehouse."""
+    con = duckdb.connect(str(DataDir(settings.data_dir).warehouse), read_only=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def counts(settings: Settings) -> Callable[[], dict[str, int]]:
+    """Call to read the current row counts of the test's warehouse."""
+    return lambda: table_counts(settings)
+
+
+@pytest.fixture
+def wh_query(settings: Settings) -> Callable[..., list[tuple]]:
+    """Call with SQL (and params) to query the test's warehouse read-only, in UTC."""
+    return lambda sql, params=None: query(settings, sql, params)
