@@ -201,6 +201,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit_log(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from analytics import audit
+    from analytics.store import DataDir, open_workspace
+
+    data_dir = DataDir(_settings(args).data_dir)
+    ws = open_workspace(data_dir)
+    try:
+        if args.action == "verify":
+            result = audit.verify(ws, audit.audit_key(data_dir.root))
+            if result.ok:
+                print(f"audit log: {result.entries:,} entries, chain intact")
+                return EXIT_OK
+            _err(f"audit log check FAILED at entry {result.seq}: {result.problem}")
+            return EXIT_FAILED
+        rows = audit.entries(ws, since=args.since)
+        out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+        try:
+            for entry in rows:
+                out.write(json.dumps(asdict(entry), sort_keys=True) + "\n")
+        finally:
+            if args.out:
+                out.close()
+        return EXIT_OK
+    finally:
+        ws.close()
+
+
 # --- the parser ------------------------------------------------------------------------
 
 
@@ -239,6 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", help="a file, or - for standard input (default)")
 
     verb("contract", "Print the data contract reference (Markdown).", cmd_contract)
+
+    p = verb("audit-log", "Verify or export the tamper-evident audit trail.", cmd_audit_log)
+    p.add_argument("action", choices=("verify", "export"))
+    p.add_argument("--since", help="export entries from this date (YYYY-MM-DD) on")
+    p.add_argument("--out", help="export to this file (JSON lines; default: standard output)")
 
     p = verb("sample-data", "Write a synthetic clinic as contract files.", cmd_sample_data)
     p.add_argument("--patients", type=int, default=300)

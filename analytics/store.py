@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from analytics.audit import ensure_schema as ensure_audit_schema
 from analytics.contract import TABLES, ColumnType
 from analytics.settings import Settings
 
@@ -304,11 +305,13 @@ _WORKSPACE_SCHEMA = (
 def open_workspace(data_dir: DataDir) -> sqlite3.Connection:
     """Open (creating if needed) the workspace database in WAL mode."""
     data_dir.ensure()
-    con = sqlite3.connect(data_dir.workspace, timeout=10)
+    # Autocommit: every transaction in the workspace is explicit.
+    con = sqlite3.connect(data_dir.workspace, timeout=10, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA foreign_keys=ON")
     with con:
         for ddl in _WORKSPACE_SCHEMA:
             con.execute(ddl)
+    ensure_audit_schema(con)
     os.chmod(data_dir.workspace, 0o600)
     return con

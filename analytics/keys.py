@@ -1,0 +1,40 @@
+"""Secret keys kept in the data directory: made once, owner-only, never exported.
+
+- ``pseudonym.key`` keys the hash that turns patient and clinician ids into pseudonyms.
+- ``audit.key`` keys the audit trail's hash chain, so the chain cannot be recomputed by
+  someone who can edit the workspace but cannot read the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+KEY_BYTES = 32
+
+
+def load_key(path: Path) -> bytes:
+    """Read a key file, creating it (mode 0600) on first use."""
+    try:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = secrets.token_bytes(KEY_BYTES)
+    # O_EXCL: if two processes race to create it, one wins and the other reads that one.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key.hex())
+    return key
+
+
+def keyed_hash(key: bytes, value: str, *, prefix: str = "", length: int = 16) -> str:
+    """A stable pseudonym for ``value``: HMAC-SHA256, hex, truncated, with a prefix."""
+    digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    return prefix + digest[:length]
