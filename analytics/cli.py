@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -217,14 +218,16 @@ def cmd_audit_log(args: argparse.Namespace) -> int:
                 return EXIT_OK
             _err(f"audit log check FAILED at entry {result.seq}: {result.problem}")
             return EXIT_FAILED
-        rows = audit.entries(ws, since=args.since)
-        out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
-        try:
-            for entry in rows:
-                out.write(json.dumps(asdict(entry), sort_keys=True) + "\n")
-        finally:
-            if args.out:
-                out.close()
+        lines = (
+            json.dumps(asdict(e), sort_keys=True) + "\n"
+            for e in audit.entries(ws, since=args.since)
+        )
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as out:
+                out.writelines(lines)
+            os.chmod(args.out, 0o600)
+        else:
+            sys.stdout.writelines(lines)
         return EXIT_OK
     finally:
         ws.close()

@@ -92,7 +92,7 @@ def test_chain_recomputed_without_the_key_is_detected(trail):
     _tamper(ws, "DELETE FROM audit_log")
     ws.execute("DELETE FROM audit_head")
     audit.ensure_schema(ws)
-    for i in range(6):
+    for _ in range(6):
         audit.record(ws, wrong, actor="c0", role="therapist", action="view_patient")
     assert not audit.verify(ws, key).ok
 
