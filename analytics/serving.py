@@ -14,6 +14,8 @@ Tables (one row per ...):
 - ``assessments_scored`` (assessment): totals with band and item 9.
 - ``flagged_messages`` (patient message flagged concern or crisis): level, matched phrase,
   text (for the treating clinician only; access rules apply on read).
+- ``ingest_history`` (file ingested), ``quarantine`` (quarantined row: where and why, no
+  cell values).
 - ``clinicians``, ``snapshot_meta`` (one row).
 """
 
@@ -183,6 +185,15 @@ def build_serving_tables(
         WHERE p.enrolled_on <= $as_of
         ORDER BY p.patient_id""",
         params,
+    )
+    # Data operations for admins, copied so the app never opens the warehouse. Quarantined
+    # cell values stay behind: the app shows where and why, `caseload quarantine --export`
+    # gives the values to whoever fixes the file.
+    con.execute("CREATE TABLE ingest_history AS SELECT * FROM wh.ingest_log ORDER BY run_id, file")
+    con.execute(
+        """CREATE TABLE quarantine AS
+        SELECT run_id, file, line, "table", "column", reason, quarantined_at
+        FROM wh.quarantine ORDER BY run_id, file, line"""
     )
     counts = {
         name: con.execute(f'SELECT count(*) FROM wh."{name}"').fetchone()[0]

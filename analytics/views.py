@@ -1,0 +1,477 @@
+"""Role-scoped reads over the serving snapshot and the workspace.
+
+Each function takes a :class:`~analytics.access.Context` and an
+:class:`~analytics.access.Actor`, checks access first, and returns a typed result or a
+documented polars frame. Every view of a patient and every alert action is audited.
+Values from users (search text, ids) reach SQL only as parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import polars as pl
+
+from analytics.access import AccessDenied, Actor, Context, Role, require_own_patient, require_role
+
+ALERT_ACTIONS = ("acknowledge", "resolve")
+
+
+def _frame(
+    ctx: Context, sql: str, params: list[object] | dict[str, object] | None = None
+) -> pl.DataFrame:
+    cur = ctx.snapshot.cursor()  # a cursor per call: connections are not thread-safe
+    try:
+        return cur.sql(sql, params=params or []).pl()
+    finally:
+        cur.close()
+
+
+def _has_table(ctx: Context, name: str) -> bool:
+    return bool(
+        ctx.snapshot.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
+        ).fetchone()[0]
+    )
+
+
+def _reviewed_alerts(ctx: Context, patient_ids: list[str]) -> dict[str, str]:
+    """Latest workspace action per alert id for these patients (live, not as of refresh)."""
+    if not patient_ids:
+        return {}
+    marks = ", ".join("?" * len(patient_ids))
+    rows = ctx.workspace.execute(
+        f"""SELECT alert_id, action FROM alert_actions a
+            WHERE patient_id IN ({marks})
+              AND id = (SELECT max(id) FROM alert_actions b WHERE b.alert_id = a.alert_id)""",
+        patient_ids,
+    ).fetchall()
+    return dict(rows)
+
+
+# --- therapist -------------------------------------------------------------------------
+
+
+def caseload(ctx: Context, actor: Actor, *, search: str | None = None) -> pl.DataFrame:
+    """The therapist's own active patients, safety flags first.
+
+    Columns: patient_id, display_name, safety_level (2 item-9 or unreviewed crisis
+    message, 1 unreviewed concern message, 0 none), safety_reasons, phq9_latest_total,
+    phq9_latest_band, phq9_reliable_change, gad7_latest_total, gad7_latest_band,
+    gad7_reliable_change, days_since_checkin, checkin_adherence_14d,
+    wearable_coverage_14d, plus model columns when models exist.
+    """
+    require_role(ctx, actor, Role.THERAPIST, action="view_caseload")
+    pattern = f"%{search.strip()}%" if search and search.strip() else None
+    frame = _frame(
+        ctx,
+        """SELECT s.patient_id, s.display_name, s.item9_flag_current, s.item9_last_positive_value,
+                  s.phq9_latest_total, s.phq9_latest_band, s.phq9_reliable_change,
+                  s.gad7_latest_total, s.gad7_latest_band, s.gad7_reliable_change,
+                  date_diff('day', CAST(s.last_checkin_at AS DATE), m.as_of) AS days_since_checkin,
+                  s.checkin_adherence_14d, s.wearable_coverage_14d
+           FROM patient_summary s, snapshot_meta m
+           WHERE s.clinician_id = $clinician AND s.active
+             AND ($pattern IS NULL OR s.patient_id ILIKE $pattern OR s.display_name ILIKE $pattern)
+           ORDER BY s.patient_id""",
+        {"clinician": actor.clinician_id, "pattern": pattern},
+    )
+    flags = _frame(
+        ctx,
+        """SELECT f.patient_id, f.message_id, f.crisis_level FROM flagged_messages f
+           JOIN patient_summary s USING (patient_id)
+           WHERE s.clinician_id = ? AND s.active""",
+        [actor.clinician_id],
+    )
+    handled = _reviewed_alerts(ctx, frame["patient_id"].to_list())
+    open_flags = (
+        flags.filter(
+            ~pl.col("message_id").map_elements(
+                lambda m: f"msg:{m}" in handled, return_dtype=pl.Boolean
+            )
+        )
+        if flags.height
+        else flags
+    )
+    per_patient = (
+        open_flags.group_by("patient_id").agg(
+            (pl.col("crisis_level") == "crisis").sum().alias("open_crisis"),
+            (pl.col("crisis_level") == "concern").sum().alias("open_concern"),
+        )
+        if open_flags.height
+        else pl.DataFrame(
+            schema={"patient_id": pl.String, "open_crisis": pl.UInt32, "open_concern": pl.UInt32}
+        )
+    )
+    out = frame.join(per_patient, on="patient_id", how="left").with_columns(
+        pl.col("open_crisis").fill_null(0), pl.col("open_concern").fill_null(0)
+    )
+    out = out.with_columns(
+        pl.when(pl.col("item9_flag_current") | (pl.col("open_crisis") > 0))
+        .then(2)
+        .when(pl.col("open_concern") > 0)
+        .then(1)
+        .otherwise(0)
+        .alias("safety_level"),
+        pl.concat_str(
+            [
+                pl.when(pl.col("item9_flag_current")).then(
+                    pl.format(
+                        "PHQ-9 item 9 answered {} in the last {} days",
+                        pl.col("item9_last_positive_value"),
+                        pl.lit(ctx.settings.clinical.item9_lookback_days),
+                    )
+                ),
+                pl.when(pl.col("open_crisis") > 0).then(
+                    pl.format("{} crisis message(s) to review", pl.col("open_crisis"))
+                ),
+                pl.when(pl.col("open_concern") > 0).then(
+                    pl.format("{} concern message(s) to review", pl.col("open_concern"))
+                ),
+            ],
+            separator="; ",
+            ignore_nulls=True,
+        ).alias("safety_reasons"),
+    )
+    out = _join_predictions(ctx, out)
+    order = ["safety_level", "relapse_tier_rank", "engagement_tier_rank", "patient_id"]
+    return out.sort(order, descending=[True, True, True, False], nulls_last=True)
+
+
+_TIER_RANK = {"high": 3, "medium": 2, "low": 1}
+
+
+def _join_predictions(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
+    """Add relapse_* and engagement_* probability, tier and top reason when scored."""
+    cols = {}
+    if _has_table(ctx, "predictions"):
+        preds = _frame(
+            ctx, "SELECT patient_id, model, probability, tier, top_reason FROM predictions"
+        )
+        for model, prefix in (("relapse_risk", "relapse"), ("engagement_drop", "engagement")):
+            part = preds.filter(pl.col("model") == model).select(
+                "patient_id",
+                pl.col("probability").alias(f"{prefix}_probability"),
+                pl.col("tier").alias(f"{prefix}_tier"),
+                pl.col("top_reason").alias(f"{prefix}_top_reason"),
+            )
+            frame = frame.join(part, on="patient_id", how="left")
+            cols[prefix] = True
+    for prefix in ("relapse", "engagement"):
+        if prefix not in cols:
+            frame = frame.with_columns(
+                pl.lit(None, pl.Float64).alias(f"{prefix}_probability"),
+                pl.lit(None, pl.String).alias(f"{prefix}_tier"),
+                pl.lit(None, pl.String).alias(f"{prefix}_top_reason"),
+            )
+        frame = frame.with_columns(
+            pl.col(f"{prefix}_tier")
+            .replace_strict(_TIER_RANK, default=0, return_dtype=pl.Int8)
+            .alias(f"{prefix}_tier_rank")
+        )
+    return frame
+
+
+@dataclass(frozen=True)
+class PatientView:
+    """Everything the patient page shows, for one of the therapist's patients."""
+
+    patient_id: str
+    summary: dict[str, object]
+    assessments: pl.DataFrame  # completed_at, instrument, total, band, item_9
+    daily: (
+        pl.DataFrame
+    )  # date, mood, anxiety, sleep_minutes, steps, resting_hr, hrv_rmssd_ms, messages, sentiment
+    flagged_messages: (
+        pl.DataFrame
+    )  # message_id, sent_at, crisis_level, crisis_matched, text, status
+    notes: pl.DataFrame  # at, author, body
+
+
+def patient(ctx: Context, actor: Actor, patient_id: str) -> PatientView:
+    """One patient's page; refused unless they are on the therapist's active caseload."""
+    require_own_patient(ctx, actor, patient_id, action="view_patient")
+    ctx.record(actor, "view_patient", target="patient", patient_id=patient_id)
+    summary = _frame(
+        ctx, "SELECT * FROM patient_summary WHERE patient_id = ?", [patient_id]
+    ).to_dicts()[0]
+    assessments = _frame(
+        ctx,
+        """SELECT completed_at, instrument, total, band, item_9 FROM assessments_scored
+           WHERE patient_id = ? ORDER BY completed_at""",
+        [patient_id],
+    )
+    daily = _frame(
+        ctx,
+        """SELECT date, mood, anxiety, energy, checkins, sleep_minutes, steps, resting_hr,
+                  hrv_rmssd_ms, wear_minutes, messages, sentiment
+           FROM patient_daily WHERE patient_id = ? ORDER BY date""",
+        [patient_id],
+    )
+    flagged = _frame(
+        ctx,
+        """SELECT message_id, sent_at, crisis_level, crisis_matched, text FROM flagged_messages
+           WHERE patient_id = ? ORDER BY sent_at DESC""",
+        [patient_id],
+    )
+    handled = _reviewed_alerts(ctx, [patient_id])
+    flagged = (
+        flagged.with_columns(
+            pl.col("message_id")
+            .map_elements(lambda m: handled.get(f"msg:{m}", "open"), return_dtype=pl.String)
+            .alias("status")
+        )
+        if flagged.height
+        else flagged.with_columns(pl.lit(None, pl.String).alias("status"))
+    )
+    notes = pl.DataFrame(
+        ctx.workspace.execute(
+            "SELECT at, author, body FROM notes WHERE patient_id = ? ORDER BY id DESC", [patient_id]
+        ).fetchall(),
+        schema={"at": pl.String, "author": pl.String, "body": pl.String},
+        orient="row",
+    )
+    return PatientView(patient_id, summary, assessments, daily, flagged, notes)
+
+
+def add_note(ctx: Context, actor: Actor, patient_id: str, body: str) -> None:
+    """Store a clinical note; the note text never enters the audit trail."""
+    require_own_patient(ctx, actor, patient_id, action="add_note")
+    text = body.strip()
+    if not text:
+        raise ValueError("a note needs some text")
+    ctx.workspace.execute(
+        "INSERT INTO notes (patient_id, author, body, at) VALUES (?, ?, ?, ?)",
+        [patient_id, actor.user, text, datetime.now(UTC).isoformat(timespec="seconds")],
+    )
+    ctx.record(actor, "add_note", target="note", patient_id=patient_id)
+
+
+def alerts(ctx: Context, actor: Actor, *, include_resolved: bool = False) -> pl.DataFrame:
+    """Open safety alerts for the therapist's active patients (resolved ones on request).
+
+    Columns: alert_id, patient_id, display_name, kind ('crisis message', 'concern
+    message', 'item 9'), raised_at, detail, status ('open', 'acknowledge', 'resolve').
+    """
+    require_role(ctx, actor, Role.THERAPIST, action="view_alerts")
+    frame = _frame(
+        ctx,
+        """SELECT 'msg:' || f.message_id AS alert_id, f.patient_id, s.display_name,
+                  f.crisis_level || ' message' AS kind, f.sent_at AS raised_at,
+                  'matched "' || f.crisis_matched || '"' AS detail
+           FROM flagged_messages f JOIN patient_summary s USING (patient_id)
+           WHERE s.clinician_id = $c AND s.active
+           UNION ALL
+           SELECT 'item9:' || s.patient_id || ':' || CAST(s.item9_last_positive_at AS DATE),
+                  s.patient_id, s.display_name, 'item 9', s.item9_last_positive_at,
+                  'PHQ-9 item 9 answered ' || s.item9_last_positive_value
+           FROM patient_summary s
+           WHERE s.clinician_id = $c AND s.active AND s.item9_flag_current
+           ORDER BY raised_at DESC""",
+        {"c": actor.clinician_id},
+    )
+    handled = _reviewed_alerts(ctx, frame["patient_id"].unique().to_list())
+    frame = (
+        frame.with_columns(
+            pl.col("alert_id")
+            .map_elements(lambda a: handled.get(a, "open"), return_dtype=pl.String)
+            .alias("status")
+        )
+        if frame.height
+        else frame.with_columns(pl.lit(None, pl.String).alias("status"))
+    )
+    if not include_resolved:
+        frame = frame.filter(pl.col("status") != "resolve")
+    return frame
+
+
+def act_on_alert(ctx: Context, actor: Actor, alert_id: str, action: str, note: str) -> None:
+    """Acknowledge or resolve an alert, with a note. Nothing is ever cleared automatically."""
+    if action not in ALERT_ACTIONS:
+        raise ValueError(f"action must be one of {', '.join(ALERT_ACTIONS)}, not {action!r}")
+    require_role(ctx, actor, Role.THERAPIST, action=f"{action}_alert")
+    open_ids = set(alerts(ctx, actor, include_resolved=True)["alert_id"].to_list())
+    if alert_id not in open_ids:
+        ctx.record(
+            actor, f"{action}_alert", target="alert", outcome="denied", detail="not your alert"
+        )
+        raise AccessDenied("this alert is not for one of your active patients")
+    patient_id = _frame(
+        ctx,
+        """SELECT patient_id FROM flagged_messages WHERE 'msg:' || message_id = $a
+           UNION SELECT patient_id FROM patient_summary
+           WHERE $a LIKE 'item9:' || patient_id || ':%'""",
+        {"a": alert_id},
+    )["patient_id"][0]
+    ctx.workspace.execute(
+        "INSERT INTO alert_actions (alert_id, patient_id, action, note, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            alert_id,
+            patient_id,
+            action,
+            note.strip() or None,
+            actor.user,
+            datetime.now(UTC).isoformat(timespec="seconds"),
+        ],
+    )
+    ctx.record(actor, f"{action}_alert", target="alert", patient_id=patient_id)
+
+
+# --- manager ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClinicOverview:
+    """Aggregates for a manager's sites. Cells below the minimum size are None."""
+
+    as_of: date
+    sites: tuple[str, ...]
+    by_site: (
+        pl.DataFrame
+    )  # site_id, active_patients, engaged_7d, reliable_improvement_rate, recovery_rate
+    by_clinician: pl.DataFrame  # site_id, clinician_id (pseudonymous), same measures
+    suppressed_note: str
+
+
+def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
+    """Engagement and outcomes by site and clinician, no names, small cells suppressed."""
+    require_role(ctx, actor, Role.MANAGER, action="view_clinic")
+    sites = sorted(actor.sites)
+    marks = ", ".join("?" * len(sites)) or "NULL"
+    base = f"""SELECT s.site_id, s.clinician_id,
+                      count(*) AS active_patients,
+                      count(*) FILTER (WHERE date_diff('day', CAST(s.last_checkin_at AS DATE), m.as_of) < 7
+                                          OR date_diff('day', CAST(s.last_message_at AS DATE), m.as_of) < 7)
+                          AS engaged_7d,
+                      count(*) FILTER (WHERE s.reliably_improved) AS improved,
+                      count(*) FILTER (WHERE s.reliably_improved IS NOT NULL) AS improved_known,
+                      count(*) FILTER (WHERE s.recovered) AS recovered,
+                      count(*) FILTER (WHERE s.recovered IS NOT NULL) AS recovery_known
+               FROM patient_summary s, snapshot_meta m
+               WHERE s.active AND s.site_id IN ({marks})
+               GROUP BY ALL"""
+    per_clinician = _frame(ctx, base, sites)
+    as_of = ctx.snapshot.execute("SELECT as_of FROM snapshot_meta").fetchone()[0]
+    by_site = (
+        per_clinician.group_by("site_id").agg(pl.exclude("clinician_id").sum()).sort("site_id")
+    )
+    by_clinician = per_clinician.with_columns(
+        pl.col("clinician_id").map_elements(ctx.clinician_pseudonym, return_dtype=pl.String)
+    ).sort(["site_id", "clinician_id"])
+    n = ctx.settings.min_cell_size
+    ctx.record(actor, "view_clinic", target="aggregates", detail=f"sites={len(sites)}")
+    return ClinicOverview(
+        as_of=as_of,
+        sites=tuple(sites),
+        by_site=_rates(suppress_small(by_site, "active_patients", n, within="site_id")),
+        by_clinician=_rates(suppress_small(by_clinician, "active_patients", n, within="site_id")),
+        suppressed_note=f"Groups with fewer than {n} patients are not shown.",
+    )
+
+
+def suppress_small(
+    frame: pl.DataFrame, count: str, minimum: int, *, within: str | None = None
+) -> pl.DataFrame:
+    """Blank every figure of a row whose ``count`` is below ``minimum``.
+
+    Where exactly one row in a ``within`` group is blanked, the next smallest is blanked
+    too, so the group's total cannot give the small one away.
+    """
+    figures = [c for c in frame.columns if frame[c].dtype.is_numeric()]
+    small = frame[count] < minimum
+    if within is not None and frame.height:
+        keyed = frame.with_columns(small.alias("_small"), pl.int_range(pl.len()).alias("_row"))
+        extra: set[int] = set()
+        for _, part in keyed.group_by(within):
+            if part["_small"].sum() == 1 and part.height > 1:
+                rest = part.filter(~pl.col("_small")).sort(count)
+                extra.add(rest["_row"][0])
+        small = small | pl.Series([i in extra for i in range(frame.height)])
+    return frame.with_columns(
+        [pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in figures]
+        + [small.alias("suppressed")]
+    )
+
+
+def _rates(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        (pl.col("improved") / pl.col("improved_known")).alias("reliable_improvement_rate"),
+        (pl.col("recovered") / pl.col("recovery_known")).alias("recovery_rate"),
+    ).drop("improved", "improved_known", "recovered", "recovery_known")
+
+
+# --- researcher ------------------------------------------------------------------------
+
+
+def research_cohort(ctx: Context, actor: Actor) -> pl.DataFrame:
+    """De-identified per-patient outcomes: pseudonymous ids, no names, no free text,
+    dates as days since enrolment, birth year as a 10-year band (90+ together)."""
+    require_role(ctx, actor, Role.RESEARCHER, action="view_research")
+    frame = _frame(
+        ctx,
+        """SELECT s.patient_id, s.gender, s.race_ethnicity, s.primary_language, s.insurance,
+                  s.rurality, s.birth_year, date_diff('day', s.enrolled_on, m.as_of) AS days_enrolled,
+                  s.phq9_baseline_total, s.phq9_latest_total, s.gad7_baseline_total,
+                  s.gad7_latest_total, s.recovered, s.reliably_improved,
+                  s.checkin_adherence_28d, s.wearable_coverage_14d
+           FROM patient_summary s, snapshot_meta m""",
+    )
+    ctx.record(actor, "view_research", target="cohort", detail=f"rows={frame.height}")
+    return (
+        frame.with_columns(
+            pl.col("patient_id")
+            .map_elements(ctx.pseudonym, return_dtype=pl.String)
+            .alias("patient_key"),
+            age_band(pl.col("birth_year"), ref_year=date.today().year).alias("age_band"),
+        )
+        .drop("patient_id", "birth_year")
+        .select("patient_key", pl.exclude("patient_key"))
+    )
+
+
+def age_band(birth_year: pl.Expr, *, ref_year: int) -> pl.Expr:
+    """Ten-year age bands ("30-39"), with 90 and over together and missing as "Unknown"."""
+    age = ref_year - birth_year
+    low = (age // 10) * 10
+    return (
+        pl.when(birth_year.is_null())
+        .then(pl.lit("Unknown"))
+        .when(age >= 90)
+        .then(pl.lit("90+"))
+        .otherwise(pl.format("{}-{}", low, low + 9))
+    )
+
+
+# --- admin -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataStatus:
+    """Data operations: what was ingested, what is quarantined, what is served."""
+
+    snapshot_id: str
+    as_of: date
+    built_at: datetime
+    table_rows: dict[str, int]
+    ingest_history: pl.DataFrame
+    quarantine: pl.DataFrame  # run_id, file, line, table, column, reason, quarantined_at
+
+
+def data_status(ctx: Context, actor: Actor) -> DataStatus:
+    """Ingest history, quarantine reasons and table counts; for admins."""
+    import json
+
+    require_role(ctx, actor, Role.ADMIN, action="view_data")
+    as_of, built, counts = ctx.snapshot.execute(
+        "SELECT as_of, built_at, warehouse_counts FROM snapshot_meta"
+    ).fetchone()
+    ctx.record(actor, "view_data", target="data operations")
+    return DataStatus(
+        snapshot_id=ctx.snapshot_id,
+        as_of=as_of,
+        built_at=built,
+        table_rows=json.loads(counts),
+        ingest_history=_frame(ctx, "SELECT * FROM ingest_history ORDER BY run_id DESC, file"),
+        quarantine=_frame(ctx, "SELECT * FROM quarantine ORDER BY run_id DESC, file, line"),
+    )
