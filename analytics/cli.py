@@ -172,30 +172,35 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from analytics.ingest import ingest
     from analytics.pipeline import refresh
+    from analytics.store import DataDir, current_snapshot
     from sample_data.generator import ClinicSpec, generate, write_clinic
 
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir() / "demo"
     if data_dir.exists() and args.rebuild:
         shutil.rmtree(data_dir)
-    settings = load_settings(data_dir)
-    from analytics.store import DataDir, current_snapshot
-
     if current_snapshot(DataDir(data_dir)) is not None and not args.rebuild:
         print(f"demo clinic already built in {data_dir} (use --rebuild to start again)")
     else:
         started = time.perf_counter()
         spec = ClinicSpec(patients=args.patients, days=args.days, seed=args.seed)
+        DataDir(data_dir).ensure()
+        # The generator writes New York local times; read naive ones the same way.
+        (data_dir / "settings.toml").write_text(f'clinic_timezone = "{spec.timezone}"\n', encoding="utf-8")
+        settings = load_settings(data_dir)
         files_dir = data_dir / "demo-files"
         write_clinic(generate(spec), files_dir, fmt="csv")
-        print(f"generated {args.patients:,} patients x {args.days} days into {files_dir}")
+        print(f"generated {args.patients:,} synthetic patients x {args.days} days into {files_dir}")
         result = ingest([files_dir], settings=settings)
-        for f in result.files:
-            print(_summary_line(f))
+        stored = sum(f.stored + f.updated for f in result.files)
+        quarantined = sum(f.quarantined for f in result.files)
+        print(
+            f"ingested {len(result.files)} files: {stored:,} rows stored, {quarantined:,} quarantined "
+            "(the demo plants realistic mistakes; see `caseload quarantine`)"
+        )
         refreshed = refresh(settings=settings)
         print(
-            f"published snapshot as of {refreshed.as_of}: {refreshed.patients:,} patients "
-            f"({refreshed.active_patients:,} active); "
-            f"built in {time.perf_counter() - started:.1f} s"
+            f"published a snapshot as of {refreshed.as_of}: {refreshed.patients:,} patients, "
+            f"{refreshed.active_patients:,} active; built in {time.perf_counter() - started:.1f} s"
         )
     print(f"data directory: {data_dir}")
     print(f"next: caseload status --data-dir {data_dir}")

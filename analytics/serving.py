@@ -8,7 +8,9 @@ Tables (one row per ...):
 - ``patient_summary`` (patient): care team, demographics, latest PHQ-9/GAD-7 with band and
   date, change from baseline and reliable-change status, item-9 flag and its date, the
   NHS paired outcome, last check-in, check-in adherence over 14 and 28 days, last patient
-  message, unreviewed crisis/concern flags, wearable coverage over 14 days.
+  message, unreviewed crisis/concern flags, wearable coverage over 14 days, sleep over the
+  last 7 days against the usual (days 15-74 before; needs 14 nights), mood for each of
+  the last 28 days (a list, None where no check-in).
 - ``patient_daily`` (patient, date): mean mood and anxiety, sleep, steps, resting HR, HRV,
   patient message count and mean sentiment.
 - ``assessments_scored`` (assessment): totals with band and item 9.
@@ -148,6 +150,21 @@ def build_serving_tables(
         last_message AS (
             SELECT patient_id, max(sent_at) AS last_message_at FROM wh.messages
             WHERE sender = 'patient' AND CAST(sent_at AS DATE) <= $as_of GROUP BY patient_id),
+        sleep AS (
+            -- recent week against the patient's usual: days 15-74 before as_of
+            SELECT patient_id,
+                   avg(sleep_minutes) FILTER (WHERE date > $as_of - 7) / 60 AS sleep_recent_7d_h,
+                   avg(sleep_minutes) FILTER (WHERE date <= $as_of - 14 AND date > $as_of - 74) / 60
+                       AS sleep_baseline_h,
+                   count(sleep_minutes) FILTER (WHERE date <= $as_of - 14 AND date > $as_of - 74)
+                       AS sleep_baseline_days
+            FROM patient_daily GROUP BY patient_id),
+        mood AS (
+            SELECT p.patient_id, list(d.mood ORDER BY g.day) AS mood_28d
+            FROM wh.patients p
+            CROSS JOIN (SELECT CAST(unnest(generate_series($as_of - 27, $as_of, INTERVAL 1 DAY)) AS DATE) AS day) g
+            LEFT JOIN patient_daily d ON d.patient_id = p.patient_id AND d.date = g.day
+            GROUP BY p.patient_id),
         flags AS (
             SELECT patient_id,
                    count(*) FILTER (WHERE crisis_level = 'crisis') AS unreviewed_crisis_flags,
@@ -175,13 +192,20 @@ def build_serving_tables(
                coalesce(f.unreviewed_concern_flags, 0) AS unreviewed_concern_flags,
                coalesce(cs.wear_days_14d, 0)
                    / greatest(1, least(14, date_diff('day', p.enrolled_on, $as_of) + 1))
-                   AS wearable_coverage_14d
+                   AS wearable_coverage_14d,
+               sl.sleep_recent_7d_h,
+               CASE WHEN sl.sleep_baseline_days >= 14 THEN sl.sleep_baseline_h END AS sleep_baseline_h,
+               CASE WHEN sl.sleep_baseline_days >= 14
+                    THEN sl.sleep_recent_7d_h - sl.sleep_baseline_h END AS sleep_change_h,
+               md.mood_28d
         FROM wh.patients p
         LEFT JOIN outcomes o USING (patient_id)
         LEFT JOIN checkin_stats cs USING (patient_id)
         LEFT JOIN last_checkin lc USING (patient_id)
         LEFT JOIN last_message lm USING (patient_id)
         LEFT JOIN flags f USING (patient_id)
+        LEFT JOIN sleep sl USING (patient_id)
+        LEFT JOIN mood md USING (patient_id)
         WHERE p.enrolled_on <= $as_of
         ORDER BY p.patient_id""",
         params,

@@ -76,7 +76,17 @@ class Settings:
     max_ingest_file_mb: int = 2048
     # A timestamp may be at most this far in the future at ingest (clock skew).
     future_tolerance_days: int = 1
+    # An alert nobody has acknowledged after this many hours counts as overdue.
+    alert_overdue_hours: int = 48
     clinical: ClinicalSettings = field(default_factory=ClinicalSettings)
+    # Risk models: training refuses with fewer positive labels than this in training or test.
+    min_positive_labels: int = 30
+    # Shares of the active caseload a clinician can review: the "high" tier is the first
+    # budget, "medium" the next; evaluation reports recall and PPV at each.
+    alert_budgets: tuple[float, ...] = (0.10, 0.20)
+    # Relapse: reliable deterioration must also reach these totals (PRODUCT.md "Models").
+    relapse_phq9_threshold: int = 10
+    relapse_gad7_threshold: int = 10
 
 
 def _coerce(cls: type, values: dict[str, Any], source: Path) -> dict[str, Any]:

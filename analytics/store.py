@@ -302,11 +302,17 @@ _WORKSPACE_SCHEMA = (
 )
 
 
-def open_workspace(data_dir: DataDir) -> sqlite3.Connection:
-    """Open (creating if needed) the workspace database in WAL mode."""
+def open_workspace(data_dir: DataDir, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """Open (creating if needed) the workspace database in WAL mode.
+
+    ``check_same_thread=False`` is for the app, whose session reruns may run on different
+    threads but never at the same time.
+    """
     data_dir.ensure()
     # Autocommit: every transaction in the workspace is explicit.
-    con = sqlite3.connect(data_dir.workspace, timeout=10, isolation_level=None)
+    con = sqlite3.connect(
+        data_dir.workspace, timeout=10, isolation_level=None, check_same_thread=check_same_thread
+    )
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA foreign_keys=ON")
     with con:

@@ -60,7 +60,9 @@ def caseload(ctx: Context, actor: Actor, *, search: str | None = None) -> pl.Dat
     message, 1 unreviewed concern message, 0 none), safety_reasons, phq9_latest_total,
     phq9_latest_band, phq9_reliable_change, gad7_latest_total, gad7_latest_band,
     gad7_reliable_change, days_since_checkin, checkin_adherence_14d,
-    wearable_coverage_14d, plus model columns when models exist.
+    wearable_coverage_14d, sleep_change_h, mood_28d (28 daily values, None for no
+    check-in), and relapse_/engagement_ probability, tier and top_reason (null until
+    models are trained).
     """
     require_role(ctx, actor, Role.THERAPIST, action="view_caseload")
     pattern = f"%{search.strip()}%" if search and search.strip() else None
@@ -70,7 +72,7 @@ def caseload(ctx: Context, actor: Actor, *, search: str | None = None) -> pl.Dat
                   s.phq9_latest_total, s.phq9_latest_band, s.phq9_reliable_change,
                   s.gad7_latest_total, s.gad7_latest_band, s.gad7_reliable_change,
                   date_diff('day', CAST(s.last_checkin_at AS DATE), m.as_of) AS days_since_checkin,
-                  s.checkin_adherence_14d, s.wearable_coverage_14d
+                  s.checkin_adherence_14d, s.wearable_coverage_14d, s.sleep_change_h, s.mood_28d
            FROM patient_summary s, snapshot_meta m
            WHERE s.clinician_id = $clinician AND s.active
              AND ($pattern IS NULL OR s.patient_id ILIKE $pattern OR s.display_name ILIKE $pattern)
@@ -235,6 +237,97 @@ def patient(ctx: Context, actor: Actor, patient_id: str) -> PatientView:
     return PatientView(patient_id, summary, assessments, daily, flagged, notes)
 
 
+MODEL_TITLES = {
+    "relapse_risk": (
+        "Relapse risk",
+        "Probability of reliable deterioration (PHQ-9 up 6 or more reaching 10+, or GAD-7 up 4 "
+        "or more reaching 10+) or a recorded relapse, hospitalisation, crisis contact or "
+        "self-harm in the next 28 days.",
+    ),
+    "engagement_drop": (
+        "Engagement risk",
+        "Probability of no check-in and no message in the next 14 days, for a patient who "
+        "was engaged in the last 14.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RiskCard:
+    """One model's score for one patient, with its reasons, or why there is none."""
+
+    model: str
+    title: str
+    definition: str
+    probability: float | None
+    tier: str | None
+    version: str | None
+    as_of: date | None
+    coverage_note: str | None
+    reasons_for: tuple[str, ...]
+    reasons_against: tuple[str, ...]
+    history: pl.DataFrame  # as_of, probability
+    unavailable_reason: str | None
+
+
+def patient_risk(ctx: Context, actor: Actor, patient_id: str) -> list[RiskCard]:
+    """Both risk cards for one of the therapist's patients."""
+    require_own_patient(ctx, actor, patient_id, action="view_patient_risk")
+    cards = []
+    for model, (title, definition) in MODEL_TITLES.items():
+        empty_history = pl.DataFrame(schema={"as_of": pl.Date, "probability": pl.Float64})
+        pred = (
+            _frame(ctx, "SELECT * FROM predictions WHERE patient_id = ? AND model = ?", [patient_id, model])
+            if _has_table(ctx, "predictions")
+            else pl.DataFrame()
+        )
+        if pred.is_empty():
+            reason = "Not scored."
+            if _has_table(ctx, "model_status"):
+                status = ctx.snapshot.execute(
+                    "SELECT status, message FROM model_status WHERE model = ?", [model]
+                ).fetchone()
+                if status and status[0] != "ok":
+                    reason = f"Score unavailable: {status[1]}"
+                elif status:
+                    reason = "Not scored: this patient was not eligible or had too little data."
+            cards.append(RiskCard(model, title, definition, None, None, None, None, None, (), (), empty_history, reason))
+            continue
+        row = pred.row(0, named=True)
+        reasons = _frame(
+            ctx,
+            """SELECT direction, sentence FROM explanations WHERE patient_id = ? AND model = ?
+               ORDER BY direction, rank""",
+            [patient_id, model],
+        )
+        history = (
+            _frame(
+                ctx,
+                "SELECT as_of, probability FROM prediction_history WHERE patient_id = ? AND model = ? ORDER BY as_of",
+                [patient_id, model],
+            )
+            if _has_table(ctx, "prediction_history")
+            else empty_history
+        )
+        cards.append(
+            RiskCard(
+                model=model,
+                title=title,
+                definition=definition,
+                probability=row["probability"],
+                tier=row["tier"],
+                version=row["version"],
+                as_of=row["as_of"],
+                coverage_note=row.get("coverage_note"),
+                reasons_for=tuple(reasons.filter(pl.col("direction") == "raises")["sentence"]),
+                reasons_against=tuple(reasons.filter(pl.col("direction") == "lowers")["sentence"]),
+                history=history,
+                unavailable_reason=None,
+            )
+        )
+    return cards
+
+
 def add_note(ctx: Context, actor: Actor, patient_id: str, body: str) -> None:
     """Store a clinical note; the note text never enters the audit trail."""
     require_own_patient(ctx, actor, patient_id, action="add_note")
@@ -323,51 +416,165 @@ def act_on_alert(ctx: Context, actor: Actor, alert_id: str, action: str, note: s
 
 @dataclass(frozen=True)
 class ClinicOverview:
-    """Aggregates for a manager's sites. Cells below the minimum size are None."""
+    """Aggregates for a manager's sites. Figures of cells below the minimum size are None.
+
+    - ``totals``: one row: active_patients, engaged_7d_rate, reliable_improvement_rate,
+      recovery_rate, wearable_coverage_rate, open_alerts, overdue_alerts,
+      median_hours_to_acknowledge.
+    - ``by_site`` / ``by_clinician`` (pseudonymous clinician ids): active_patients,
+      engaged_7d, reliable_improvement_rate, recovery_rate, suppressed.
+    - ``weekly``: week, active_patients, engaged_rate, mean_phq9 (last 26 weeks).
+    - ``retention``: week_since_enrolment, enrolled, engaged_rate.
+    """
 
     as_of: date
     sites: tuple[str, ...]
-    by_site: (
-        pl.DataFrame
-    )  # site_id, active_patients, engaged_7d, reliable_improvement_rate, recovery_rate
-    by_clinician: pl.DataFrame  # site_id, clinician_id (pseudonymous), same measures
+    totals: dict[str, object]
+    by_site: pl.DataFrame
+    by_clinician: pl.DataFrame
+    weekly: pl.DataFrame
+    retention: pl.DataFrame
     suppressed_note: str
 
 
 def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
-    """Engagement and outcomes by site and clinician, no names, small cells suppressed."""
+    """Engagement, outcomes and alert handling by site and clinician; no names, no free
+    text, small cells suppressed."""
     require_role(ctx, actor, Role.MANAGER, action="view_clinic")
     sites = sorted(actor.sites)
+    n = ctx.settings.min_cell_size
     marks = ", ".join("?" * len(sites)) or "NULL"
-    base = f"""SELECT s.site_id, s.clinician_id,
-                      count(*) AS active_patients,
-                      count(*) FILTER (WHERE date_diff('day', CAST(s.last_checkin_at AS DATE), m.as_of) < 7
-                                          OR date_diff('day', CAST(s.last_message_at AS DATE), m.as_of) < 7)
-                          AS engaged_7d,
-                      count(*) FILTER (WHERE s.reliably_improved) AS improved,
-                      count(*) FILTER (WHERE s.reliably_improved IS NOT NULL) AS improved_known,
-                      count(*) FILTER (WHERE s.recovered) AS recovered,
-                      count(*) FILTER (WHERE s.recovered IS NOT NULL) AS recovery_known
-               FROM patient_summary s, snapshot_meta m
-               WHERE s.active AND s.site_id IN ({marks})
-               GROUP BY ALL"""
-    per_clinician = _frame(ctx, base, sites)
     as_of = ctx.snapshot.execute("SELECT as_of FROM snapshot_meta").fetchone()[0]
-    by_site = (
-        per_clinician.group_by("site_id").agg(pl.exclude("clinician_id").sum()).sort("site_id")
+    per_clinician = _frame(
+        ctx,
+        f"""SELECT s.site_id, s.clinician_id,
+                   count(*) AS active_patients,
+                   count(*) FILTER (WHERE date_diff('day', CAST(s.last_checkin_at AS DATE), m.as_of) < 7
+                                       OR date_diff('day', CAST(s.last_message_at AS DATE), m.as_of) < 7)
+                       AS engaged_7d,
+                   count(*) FILTER (WHERE s.reliably_improved) AS improved,
+                   count(*) FILTER (WHERE s.reliably_improved IS NOT NULL) AS improved_known,
+                   count(*) FILTER (WHERE s.recovered) AS recovered,
+                   count(*) FILTER (WHERE s.recovered IS NOT NULL) AS recovery_known,
+                   count(*) FILTER (WHERE s.wearable_coverage_14d > 0) AS with_wearable
+            FROM patient_summary s, snapshot_meta m
+            WHERE s.active AND s.site_id IN ({marks})
+            GROUP BY ALL""",
+        sites,
     )
+    by_site = per_clinician.group_by("site_id").agg(pl.exclude("clinician_id").sum()).sort("site_id")
     by_clinician = per_clinician.with_columns(
         pl.col("clinician_id").map_elements(ctx.clinician_pseudonym, return_dtype=pl.String)
     ).sort(["site_id", "clinician_id"])
-    n = ctx.settings.min_cell_size
+    totals = _clinic_totals(ctx, per_clinician, sites, n)
+    weekly = _frame(
+        ctx,
+        f"""WITH weeks AS (
+                SELECT CAST(unnest(generate_series(date_trunc('week', m.as_of) - INTERVAL 25 WEEK,
+                                                   date_trunc('week', m.as_of), INTERVAL 1 WEEK)) AS DATE) AS week
+                FROM snapshot_meta m),
+            active AS (
+                SELECT w.week, s.patient_id FROM weeks w JOIN patient_summary s
+                  ON s.enrolled_on <= w.week + 6 AND (s.discharged_on IS NULL OR s.discharged_on > w.week)
+                WHERE s.site_id IN ({marks})),
+            engaged AS (
+                SELECT DISTINCT date_trunc('week', d.date) AS week, d.patient_id FROM patient_daily d
+                WHERE d.checkins > 0 OR d.messages > 0),
+            phq AS (
+                SELECT date_trunc('week', completed_on) AS week, avg(total) AS mean_phq9, count(*) AS phq9_n
+                FROM assessments_scored a JOIN patient_summary s USING (patient_id)
+                WHERE a.instrument = 'PHQ-9' AND s.site_id IN ({marks}) GROUP BY 1)
+            SELECT a.week, count(*) AS active_patients,
+                   count(e.patient_id) / count(*) AS engaged_rate,
+                   any_value(p.mean_phq9) AS mean_phq9, any_value(p.phq9_n) AS phq9_n
+            FROM active a LEFT JOIN engaged e USING (week, patient_id) LEFT JOIN phq p USING (week)
+            GROUP BY a.week ORDER BY a.week""",
+        sites + sites,
+    )
+    weekly = weekly.with_columns(
+        pl.when(pl.col("active_patients") < n).then(None).otherwise(pl.col("engaged_rate")).alias("engaged_rate"),
+        pl.when(pl.col("phq9_n") < n).then(None).otherwise(pl.col("mean_phq9")).alias("mean_phq9"),
+        pl.when(pl.col("active_patients") < n).then(None).otherwise(pl.col("active_patients")).alias("active_patients"),
+    ).drop("phq9_n")
+    retention = _frame(
+        ctx,
+        f"""WITH enrolled AS (
+                SELECT s.patient_id, s.enrolled_on, k.week_since_enrolment
+                FROM patient_summary s, snapshot_meta m,
+                     (SELECT CAST(unnest(range(0, 27)) AS INTEGER) AS week_since_enrolment) k
+                WHERE s.site_id IN ({marks})
+                  AND s.enrolled_on + 7 * (k.week_since_enrolment + 1) <= m.as_of + 1),
+            engaged AS (
+                SELECT DISTINCT e.patient_id, e.week_since_enrolment
+                FROM enrolled e JOIN patient_daily d ON d.patient_id = e.patient_id
+                 AND d.date >= e.enrolled_on + 7 * e.week_since_enrolment
+                 AND d.date < e.enrolled_on + 7 * (e.week_since_enrolment + 1)
+                 AND (d.checkins > 0 OR d.messages > 0))
+            SELECT e.week_since_enrolment, count(*) AS enrolled,
+                   count(g.patient_id) / count(*) AS engaged_rate
+            FROM enrolled e LEFT JOIN engaged g USING (patient_id, week_since_enrolment)
+            GROUP BY 1 ORDER BY 1""",
+        sites,
+    ).with_columns(pl.when(pl.col("enrolled") < n).then(None).otherwise(pl.col("engaged_rate")).alias("engaged_rate"),
+                   pl.when(pl.col("enrolled") < n).then(None).otherwise(pl.col("enrolled")).alias("enrolled"))
     ctx.record(actor, "view_clinic", target="aggregates", detail=f"sites={len(sites)}")
     return ClinicOverview(
         as_of=as_of,
         sites=tuple(sites),
-        by_site=_rates(suppress_small(by_site, "active_patients", n, within="site_id")),
+        totals=totals,
+        by_site=_rates(suppress_small(by_site, "active_patients", n, within=None)),
         by_clinician=_rates(suppress_small(by_clinician, "active_patients", n, within="site_id")),
+        weekly=weekly,
+        retention=retention,
         suppressed_note=f"Groups with fewer than {n} patients are not shown.",
     )
+
+
+def _clinic_totals(ctx: Context, per_clinician: pl.DataFrame, sites: list[str], n: int) -> dict[str, object]:
+    sums = per_clinician.select(pl.exclude("site_id", "clinician_id").sum()).to_dicts()[0] if per_clinician.height else {}
+    active = sums.get("active_patients", 0) or 0
+
+    def rate(num: str, den: str) -> float | None:
+        return None if (sums.get(den) or 0) < n else sums[num] / sums[den]
+
+    marks = ", ".join("?" * len(sites)) or "NULL"
+    raised = _frame(
+        ctx,
+        f"""SELECT 'msg:' || f.message_id AS alert_id, f.sent_at AS raised_at
+            FROM flagged_messages f JOIN patient_summary s USING (patient_id)
+            WHERE s.active AND s.site_id IN ({marks})""",
+        sites,
+    )
+    actions = ctx.workspace.execute(
+        "SELECT alert_id, action, min(at) FROM alert_actions WHERE alert_id LIKE 'msg:%' GROUP BY alert_id, action"
+    ).fetchall()
+    first: dict[str, dict[str, str]] = {}
+    for alert_id, action, at in actions:
+        first.setdefault(alert_id, {})[action] = at
+    now = datetime.now(UTC)
+    hours: list[float] = []
+    open_alerts = overdue = 0
+    for alert_id, raised_at in raised.iter_rows():
+        acts = first.get(alert_id, {})
+        handled = min(acts.values()) if acts else None
+        if handled:
+            hours.append((datetime.fromisoformat(handled) - raised_at).total_seconds() / 3600)
+        if "resolve" not in acts:
+            open_alerts += 1
+            if not handled and (now - raised_at).total_seconds() > ctx.settings.alert_overdue_hours * 3600:
+                overdue += 1
+    hours.sort()
+    median = None if len(hours) < n else hours[len(hours) // 2] if len(hours) % 2 else (hours[len(hours) // 2 - 1] + hours[len(hours) // 2]) / 2
+    return {
+        "active_patients": active if active >= n else None,
+        "engaged_7d_rate": rate("engaged_7d", "active_patients"),
+        "reliable_improvement_rate": rate("improved", "improved_known"),
+        "recovery_rate": rate("recovered", "recovery_known"),
+        "wearable_coverage_rate": rate("with_wearable", "active_patients"),
+        "open_alerts": open_alerts,
+        "overdue_alerts": overdue,
+        "median_hours_to_acknowledge": median,
+    }
 
 
 def suppress_small(
@@ -398,7 +605,8 @@ def _rates(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         (pl.col("improved") / pl.col("improved_known")).alias("reliable_improvement_rate"),
         (pl.col("recovered") / pl.col("recovery_known")).alias("recovery_rate"),
-    ).drop("improved", "improved_known", "recovered", "recovery_known")
+        (pl.col("with_wearable") / pl.col("active_patients")).alias("wearable_coverage_rate"),
+    ).drop("improved", "improved_known", "recovered", "recovery_known", "with_wearable")
 
 
 # --- researcher ------------------------------------------------------------------------

@@ -130,6 +130,13 @@ def test_patient_summary_known_answers(clinic):
     assert p1["last_checkin_at"].replace(tzinfo=None) == datetime(2026, 3, 10, 20, 0)
     assert p1["last_message_at"].replace(tzinfo=None) == datetime(2026, 3, 9, 8, 0)
     assert p1["site_id"] == "north" and p1["active"] is True
+    # Mood for each of the 28 days to 03-10: no check-ins before 03-01, two on 03-10.
+    assert len(p1["mood_28d"]) == 28
+    assert p1["mood_28d"][:18] == [None] * 18
+    assert p1["mood_28d"][18:] == [4.0] * 9 + [6.0]
+    # Seven nights of 400 min recently, but no usual range yet (needs 14 nights).
+    assert p1["sleep_recent_7d_h"] == pytest.approx(400 / 60)
+    assert p1["sleep_baseline_h"] is None and p1["sleep_change_h"] is None
 
     p2 = s["p2"]
     assert p2["phq9_latest_band"] == "moderately severe"

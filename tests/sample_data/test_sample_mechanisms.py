@@ -1,0 +1,413 @@
+"""The planted, documented mechanisms can be recovered from the generated tables."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from sample_data._cohort import n_therapists
+
+
+def _therapist_ids(tables: dict[str, pl.DataFrame]) -> pl.Series:
+    return tables["clinicians"].filter(pl.col("role") == "therapist")["clinician_id"]
+
+
+# --- clinic structure and demographics ----------------------------------------------
+
+
+def test_active_caseloads_are_20_to_40_per_therapist(medium):
+    tables, truth = medium
+    assert len(_therapist_ids(tables)) == n_therapists(2000, 240)
+    daily = truth.daily.join(
+        tables["patients"].select("patient_id", "clinician_id"), on="patient_id"
+    )
+    per_day = daily.group_by("clinician_id", "date").len()
+    mean_active = per_day.group_by("clinician_id").agg(pl.col("len").mean())["len"]
+    assert mean_active.len() == len(_therapist_ids(tables))
+    assert mean_active.min() >= 20 and mean_active.max() <= 40
+
+
+def test_staff_roles_sites_and_emails(medium):
+    clinicians = medium[0]["clinicians"]
+    roles = clinicians["role"].value_counts()
+    counts = dict(zip(roles["role"], roles["count"], strict=True))
+    sites = clinicians["site_id"].unique()
+    assert 3 <= sites.len() <= 5
+    assert counts["manager"] == sites.len()
+    assert counts["researcher"] >= 1 and counts["admin"] == 1
+    assert clinicians["email"].n_unique() == clinicians.height
+    assert clinicians["email"].str.ends_with("@example.org").all()
+
+
+def test_enrolment_and_discharge_are_staggered(medium):
+    patients = medium[0]["patients"]
+    window_start = medium[1].daily["date"].min()
+    before = (patients["enrolled_on"] < window_start).mean()
+    assert 0.2 < before < 0.5  # already in care when the export window opens
+    assert patients["enrolled_on"].n_unique() > 200
+    assert 0.3 < patients["discharged_on"].is_not_null().mean() < 0.8
+
+
+def _share(frame: pl.DataFrame, col: str, value: str | None) -> float:
+    s = frame[col]
+    return float((s.is_null() if value is None else s == value).mean())
+
+
+def test_demographics_follow_the_documented_distributions(medium):
+    p = medium[0]["patients"]
+    assert 0.15 <= _share(p, "primary_language", "Spanish") <= 0.20
+    assert {"Vietnamese", "Chinese", "Haitian Creole"} & set(p["primary_language"].to_list())
+    assert 0.01 <= _share(p, "gender", "Non-binary") <= 0.06
+    assert 0.0 < _share(p, "gender", None) <= 0.03
+    assert 0.42 <= _share(p, "insurance", "Commercial") <= 0.58
+    assert 0.22 <= _share(p, "insurance", "Medicaid") <= 0.38
+    assert 0.05 <= _share(p, "insurance", "Medicare") <= 0.18
+    assert 0.05 <= _share(p, "insurance", "Uninsured") <= 0.12
+    assert 0.15 <= _share(p, "rurality", "rural") <= 0.45
+    age = 2026 - p["birth_year"].drop_nulls()
+    assert age.min() >= 18 and age.max() <= 85
+    assert 0.15 <= _share(p, "race_ethnicity", "Hispanic or Latino") <= 0.32
+
+
+# --- streams ---------------------------------------------------------------------------
+
+
+def test_spanish_speakers_write_mostly_in_spanish(medium):
+    tables, truth = medium
+    msgs = truth.messages.filter(pl.col("sender") == "patient").join(
+        truth.patients.select("patient_id", "spanish_speaker"), on="patient_id"
+    )
+    es_share = msgs.group_by("spanish_speaker").agg((pl.col("language") == "es").mean().alias("es"))
+    share = dict(zip(es_share["spanish_speaker"], es_share["es"], strict=True))
+    assert share[True] > 0.75
+    assert share[False] < 0.01
+
+
+def test_message_phrase_bank_is_varied_and_includes_rare_crisis_and_idioms(medium):
+    msgs = medium[1].messages.filter(pl.col("sender") == "patient")
+    cats = msgs["category"].value_counts(normalize=True)
+    share = dict(zip(cats["category"], cats["proportion"], strict=True))
+    assert 0.001 <= share["crisis"] <= 0.003
+    assert share["idiom"] > 0.01 and share["negated"] > 0.003 and share["concern"] > 0.01
+    texts = medium[0]["messages"].filter(pl.col("sender") == "patient")["text"]
+    assert texts.n_unique() > 500
+    assert texts.str.contains("(?i)killing it at work").any()
+    senders = set(medium[0]["messages"]["sender"].unique().to_list())
+    assert senders == {"patient", "clinician", "assistant"}
+
+
+def test_every_crisis_message_gets_an_immediate_assistant_safety_reply(medium):
+    msgs = medium[0]["messages"].join(
+        medium[1].messages.select("message_id", "category"), on="message_id"
+    )
+    crisis = msgs.filter((pl.col("sender") == "patient") & (pl.col("category") == "crisis"))
+    safety = msgs.filter((pl.col("sender") == "assistant") & (pl.col("category") == "safety"))
+    joined = crisis.join(safety, on="patient_id", suffix="_r").filter(
+        (pl.col("sent_at_r") >= pl.col("sent_at"))
+        & (pl.col("sent_at_r") - pl.col("sent_at") <= pl.duration(minutes=1))
+    )
+    assert joined["message_id"].n_unique() == crisis.height > 0
+
+
+def test_questionnaires_come_about_every_two_weeks_and_track_severity(medium):
+    tables, truth = medium
+    phq = (
+        tables["assessments"]
+        .filter(pl.col("instrument") == "PHQ-9")
+        .sort("patient_id", "completed_at")
+    )
+    gaps = phq.with_columns(
+        (pl.col("completed_at").diff().over("patient_id").dt.total_hours() / 24).alias("gap")
+    )["gap"].drop_nulls()
+    assert 13 <= gaps.median() <= 15
+    joined = phq.with_columns(pl.col("completed_at").dt.date().alias("date")).join(
+        truth.daily, on=["patient_id", "date"]
+    )
+    assert joined.select(pl.corr("total", "severity")).item() > 0.85
+    gad = tables["assessments"].filter(pl.col("instrument") == "GAD-7")
+    joined = gad.with_columns(pl.col("completed_at").dt.date().alias("date")).join(
+        truth.daily, on=["patient_id", "date"]
+    )
+    assert joined.select(pl.corr("total", "anxiety")).item() > 0.8
+
+
+def test_checkin_adherence_decays_with_time_in_app_and_dips_at_weekends(medium):
+    tables, truth = medium
+    days = truth.daily.join(truth.patients.select("patient_id", "first_active_on"), on="patient_id")
+    seen = (
+        tables["checkins"]
+        .select("patient_id", pl.col("checked_in_at").dt.date().alias("date"), pl.lit(1).alias("c"))
+        .unique(["patient_id", "date"])
+    )
+    days = days.join(seen, on=["patient_id", "date"], how="left").with_columns(
+        pl.col("c").fill_null(0),
+        (pl.col("date") - pl.col("first_active_on")).dt.total_days().alias("since"),
+        pl.col("date").dt.weekday().alias("wd"),
+    )
+    engaged = days.filter(~pl.col("silent"))
+    early = engaged.filter(pl.col("since") < 30)["c"].mean()
+    late = engaged.filter(pl.col("since") >= 150)["c"].mean()
+    assert late < 0.8 * early
+    weekday = engaged.filter(pl.col("wd") <= 4)["c"].mean()
+    weekend = engaged.filter(pl.col("wd") >= 6)["c"].mean()
+    assert weekend < 0.9 * weekday
+
+
+# --- relapse ---------------------------------------------------------------------------
+
+
+def _window_means(
+    episodes: pl.DataFrame, daily: pl.DataFrame, col: str, lo: int, hi: int
+) -> pl.DataFrame:
+    """Per episode: mean of ``col`` on days onset+lo .. onset+hi, and how many days."""
+    joined = episodes.join(daily.select("patient_id", "date", col), on="patient_id").with_columns(
+        (pl.col("date") - pl.col("onset")).dt.total_days().alias("k")
+    )
+    return (
+        joined.filter(pl.col("k").is_between(lo, hi) & pl.col(col).is_not_null())
+        .group_by("episode")
+        .agg(pl.col(col).mean().alias("mean"), pl.len().alias("n"))
+    )
+
+
+def _pre_onset_change(episodes: pl.DataFrame, daily: pl.DataFrame, col: str) -> pl.DataFrame:
+    """The 14 days before onset against the patient's own baseline (8 to 3 weeks before)."""
+    pre = _window_means(episodes, daily, col, -14, -1)
+    base = _window_means(episodes, daily, col, -56, -22)
+    return (
+        pre.join(base, on="episode", suffix="_base")
+        .filter((pl.col("n") >= 5) & (pl.col("n_base") >= 5))
+        .with_columns(
+            (pl.col("mean") - pl.col("mean_base")).alias("diff"),
+            (pl.col("mean") / pl.col("mean_base") - 1).alias("rel"),
+        )
+        .join(episodes.select("episode", "sleep_shift_minutes"), on="episode")
+    )
+
+
+@pytest.fixture(scope="module")
+def signals(medium):
+    tables, truth = medium
+    episodes = truth.relapse_episodes.with_row_index("episode")
+    wear = tables["wearable_daily"].filter(pl.col("source") != "phone")
+    mood = (
+        tables["checkins"]
+        .with_columns(pl.col("checked_in_at").dt.date().alias("date"))
+        .group_by("patient_id", "date")
+        .agg(pl.col("mood").mean())
+    )
+    out = {
+        col: _pre_onset_change(episodes, wear, col)
+        for col in ("sleep_minutes", "steps", "hrv_rmssd_ms", "resting_hr")
+    }
+    out["mood"] = _pre_onset_change(episodes, mood, "mood")
+    # Placebo: the same comparison at random days of patients who never relapse.
+    calm = truth.patients.filter(pl.col("relapse_episodes") == 0).select(
+        "patient_id", "first_active_on", "last_active_on"
+    )
+    anchors = (
+        calm.filter((pl.col("last_active_on") - pl.col("first_active_on")).dt.total_days() >= 90)
+        .with_columns((pl.col("first_active_on") + pl.duration(days=60)).alias("onset"))
+        .with_row_index("episode")
+        .with_columns(pl.lit(0.0).alias("sleep_shift_minutes"))
+    )
+    out["placebo_hrv"] = _pre_onset_change(anchors, wear, "hrv_rmssd_ms")
+    out["placebo_mood"] = _pre_onset_change(anchors, mood, "mood")
+    return out
+
+
+def test_relapse_is_preceded_by_wearable_and_mood_changes(signals):
+    assert signals["hrv_rmssd_ms"].height >= 100
+    assert signals["hrv_rmssd_ms"]["rel"].mean() < -0.07
+    assert signals["steps"]["rel"].mean() < -0.10
+    assert signals["resting_hr"]["diff"].mean() > 1.5
+    assert signals["mood"]["diff"].mean() < -0.5
+    # Sleep moves in the episode's own direction: less for most, much more for some.
+    sleep = signals["sleep_minutes"]
+    signed = sleep["diff"] * sleep["sleep_shift_minutes"].sign()
+    assert signed.mean() > 25
+    assert (sleep["sleep_shift_minutes"] > 0).any() and (sleep["sleep_shift_minutes"] < 0).any()
+
+
+def test_the_signal_is_specific_to_relapse(signals):
+    # Patients who never relapse: HRV stays flat; mood drifts up with treatment response,
+    # so relapse must stand out against that background, not just against zero.
+    assert signals["placebo_hrv"].height >= 100
+    assert abs(signals["placebo_hrv"]["rel"].mean()) < 0.03
+    assert signals["hrv_rmssd_ms"]["rel"].mean() < signals["placebo_hrv"]["rel"].mean() - 0.08
+    assert signals["placebo_mood"]["diff"].mean() > -0.1
+    assert signals["mood"]["diff"].mean() < signals["placebo_mood"]["diff"].mean() - 0.8
+
+
+def test_relapse_message_sentiment_turns_negative_before_onset(medium):
+    tables, truth = medium
+    episodes = truth.relapse_episodes.with_row_index("episode")
+    msgs = (
+        truth.messages.filter(pl.col("sender") == "patient")
+        .join(
+            tables["messages"].select("message_id", pl.col("sent_at").dt.date().alias("date")),
+            on="message_id",
+        )
+        .with_columns(
+            pl.col("category")
+            .is_in(["negative", "concern", "crisis"])
+            .cast(pl.Float64)
+            .alias("neg")
+        )
+    )
+    pre = _window_means(episodes, msgs, "neg", -14, -1)
+    base = _window_means(episodes, msgs, "neg", -56, -22)
+    joined = pre.join(base, on="episode", suffix="_base")
+    assert joined.height >= 100
+    assert (joined["mean"] - joined["mean_base"]).mean() > 0.1
+
+
+def test_relapse_raises_questionnaires_and_produces_events(medium):
+    tables, truth = medium
+    episodes = truth.relapse_episodes.with_row_index("episode")
+    phq = (
+        tables["assessments"]
+        .filter(pl.col("instrument") == "PHQ-9")
+        .select("patient_id", pl.col("completed_at").dt.date().alias("date"), "total")
+    )
+    after = _window_means(episodes, phq.rename({"total": "t"}), "t", 0, 28)
+    joined = episodes.join(phq, on="patient_id").with_columns(
+        (pl.col("date") - pl.col("onset")).dt.total_days().alias("k")
+    )
+    peak = (
+        joined.filter(pl.col("k").is_between(0, 28))
+        .group_by("episode")
+        .agg(pl.col("total").max().alias("peak"))
+    )
+    before = (
+        joined.filter(pl.col("k").is_between(-60, -22))
+        .sort("k")
+        .group_by("episode")
+        .agg(pl.col("total").last().alias("before"))
+    )
+    change = peak.join(before, on="episode")
+    assert change.height >= 150 and after.height >= 150
+    rise = change["peak"] - change["before"]
+    assert rise.mean() >= 6
+    reliable = ((rise >= 6) & (change["peak"] >= 10)).mean()
+    assert reliable >= 0.7
+
+    kinds = tables["events"]["kind"].value_counts()
+    counts = dict(zip(kinds["kind"], kinds["count"], strict=True))
+    assert counts["relapse"] == truth.relapse_episodes["relapse_event"].sum()
+    assert counts["hospitalization"] == truth.relapse_episodes["hospitalization_event"].sum() > 0
+    assert counts["crisis_contact"] >= truth.relapse_episodes["crisis_contact_event"].sum() > 0
+    assert counts["self_harm"] == truth.relapse_episodes["self_harm_event"].sum() > 0
+    assert counts["discharge"] == truth.patients["discharged"].sum()
+
+
+# --- disengagement ---------------------------------------------------------------------
+
+
+def test_disengaged_patients_go_silent_after_fading_and_no_shows(medium):
+    tables, truth = medium
+    spells = truth.disengagements.with_row_index("spell").rename({"silent_from": "onset"})
+    assert spells.height >= 150
+    checkin_days = (
+        tables["checkins"]
+        .select(
+            "patient_id", pl.col("checked_in_at").dt.date().alias("date"), pl.lit(1.0).alias("c")
+        )
+        .unique(["patient_id", "date"])
+    )
+    patient_msgs = tables["messages"].filter(pl.col("sender") == "patient")
+    msg_days = patient_msgs.select(
+        "patient_id", pl.col("sent_at").dt.date().alias("date"), pl.lit(1.0).alias("c")
+    ).unique(["patient_id", "date"])
+    for stream in (checkin_days, msg_days):
+        inside = spells.join(stream, on="patient_id").filter(
+            (pl.col("date") >= pl.col("onset"))
+            & ((pl.col("date") - pl.col("onset")).dt.total_days() < 14)
+        )
+        assert inside.height == 0  # at least 14 silent days, by construction
+
+    # Fading: check-in days per spell in the two weeks before vs. weeks 5-8 before.
+    days = truth.daily.select("patient_id", "date").join(
+        checkin_days, on=["patient_id", "date"], how="left"
+    )
+    days = days.with_columns(pl.col("c").fill_null(0.0))
+    pre = _window_means(spells.rename({"spell": "episode"}), days, "c", -14, -1)
+    base = _window_means(spells.rename({"spell": "episode"}), days, "c", -56, -29)
+    joined = pre.join(base, on="episode", suffix="_base").filter(pl.col("n_base") >= 14)
+    assert joined["mean"].mean() < 0.75 * joined["mean_base"].mean()
+
+    appts = (
+        tables["appointments"]
+        .filter(pl.col("status") != "scheduled")
+        .with_columns(
+            pl.col("scheduled_at").dt.date().alias("date"),
+            (pl.col("status") == "no_show").cast(pl.Float64).alias("ns"),
+        )
+    )
+    fade_ns = (
+        spells.join(appts, on="patient_id")
+        .filter((pl.col("date") >= pl.col("fade_start")) & (pl.col("date") < pl.col("onset")))["ns"]
+        .mean()
+    )
+    assert fade_ns > 2.5 * appts["ns"].mean()
+
+
+# --- fairness ground truth -------------------------------------------------------------
+
+
+def _rates(truth, by: str) -> dict[object, tuple[float, float]]:
+    """Per group: relapse episodes and disengagement spells per 1,000 active days."""
+    spells = truth.disengagements.group_by("patient_id").len("spells")
+    p = truth.patients.join(spells, on="patient_id", how="left").with_columns(
+        pl.col("spells").fill_null(0)
+    )
+    g = p.group_by(by).agg(
+        (pl.col("relapse_episodes").sum() / pl.col("active_days").sum() * 1000).alias("relapse"),
+        (pl.col("spells").sum() / pl.col("active_days").sum() * 1000).alias("diseng"),
+    )
+    return {row[by]: (row["relapse"], row["diseng"]) for row in g.iter_rows(named=True)}
+
+
+@pytest.mark.parametrize(
+    ("by", "low", "reference"),
+    [
+        ("low_coverage_insurance", True, False),
+        ("rural", True, False),
+        ("spanish_speaker", True, False),
+    ],
+)
+def test_true_relapse_and_disengagement_rates_do_not_depend_on_coverage_groups(
+    medium, by, low, reference
+):
+    rates = _rates(medium[1], by)
+    for i in (0, 1):
+        ratio = rates[low][i] / rates[reference][i]
+        assert 0.75 <= ratio <= 1.33, (by, i, ratio)
+
+
+def _coverage(tables, truth, by: str) -> dict[object, float]:
+    worn = (
+        tables["wearable_daily"]
+        .filter(pl.col("wear_minutes") >= 600)
+        .select("patient_id", "date")
+        .unique()
+    )
+    days = truth.daily.select("patient_id", "date").join(
+        worn.with_columns(pl.lit(1.0).alias("w")), on=["patient_id", "date"], how="left"
+    )
+    days = days.with_columns(pl.col("w").fill_null(0.0)).join(
+        truth.patients.select("patient_id", by), on="patient_id"
+    )
+    g = days.group_by(by).agg(pl.col("w").mean())
+    return dict(zip(g[by], g["w"], strict=True))
+
+
+def test_wearable_coverage_is_lower_for_public_or_no_insurance_and_rural_patients(medium):
+    tables, truth = medium
+    cov = _coverage(tables, truth, "insurance_group")
+    assert cov["medicaid_or_uninsured"] < 0.6 * cov["commercial"]
+    cov = _coverage(tables, truth, "rurality")
+    assert cov["rural"] < 0.6 * cov["urban"]
+    owners = truth.patients.group_by("low_coverage_insurance").agg(pl.col("owns_wearable").mean())
+    own = dict(zip(owners["low_coverage_insurance"], owners["owns_wearable"], strict=True))
+    assert own[True] < 0.7 * own[False]
