@@ -68,7 +68,7 @@ def _summary_line(f) -> str:
         return f"{head}: {f.message}"
     return (
         f"{head}: read {f.rows_read:,}, stored {f.stored:,}, updated {f.updated:,}, "
-        f"duplicates skipped {f.duplicates:,}, quarantined {f.quarantined:,}"
+        f"duplicates skipped {f.duplicates:,}, quarantined {f.quarantined:,} ({f.seconds:.1f} s)"
     )
 
 
@@ -185,7 +185,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         spec = ClinicSpec(patients=args.patients, days=args.days, seed=args.seed)
         DataDir(data_dir).ensure()
         # The generator writes New York local times; read naive ones the same way.
-        (data_dir / "settings.toml").write_text(f'clinic_timezone = "{spec.timezone}"\n', encoding="utf-8")
+        (data_dir / "settings.toml").write_text(
+            f'clinic_timezone = "{spec.timezone}"\n', encoding="utf-8"
+        )
         settings = load_settings(data_dir)
         files_dir = data_dir / "demo-files"
         write_clinic(generate(spec), files_dir, fmt="csv")
@@ -202,9 +204,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"published a snapshot as of {refreshed.as_of}: {refreshed.patients:,} patients, "
             f"{refreshed.active_patients:,} active; built in {time.perf_counter() - started:.1f} s"
         )
+    (data_dir / DEMO_MARKER).write_text("synthetic demo clinic\n", encoding="utf-8")
     print(f"data directory: {data_dir}")
-    print(f"next: caseload status --data-dir {data_dir}")
-    return EXIT_OK
+    if args.no_serve:
+        print(f"next: caseload serve --data-dir {data_dir}")
+        return EXIT_OK
+    return _serve(data_dir, args.port)
+
+
+# A data directory built by `caseload demo` holds only synthetic data; only there does the
+# app offer the demo identity picker instead of sign-in.
+DEMO_MARKER = "DEMO"
+
+
+def _serve(data_dir: Path, port: int | None) -> int:
+    import socket
+
+    from analytics.server import serve
+
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+    return serve(data_dir=data_dir, port=port, demo=(data_dir / DEMO_MARKER).is_file())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    return _serve(settings.data_dir, args.port)
 
 
 def cmd_audit_log(args: argparse.Namespace) -> int:
@@ -234,6 +261,95 @@ def cmd_audit_log(args: argparse.Namespace) -> int:
         else:
             sys.stdout.writelines(lines)
         return EXIT_OK
+    finally:
+        ws.close()
+
+
+# --- fairness audit --------------------------------------------------------------------
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from analytics.fairness import (
+        AuditInputError,
+        audit_predictions,
+        read_predictions,
+        write_report,
+    )
+    from analytics.fairness.report import format_for, render
+
+    settings = _settings(args)
+    started = time.perf_counter()
+    try:
+        frame = read_predictions(args.predictions)
+        validation = read_predictions(args.validation) if args.validation else None
+        result = audit_predictions(
+            frame,
+            label=args.label,
+            score=args.score,
+            attributes=args.attributes,
+            threshold=0.5 if args.threshold is None else args.threshold,
+            score_is_binary=args.score_is_binary,
+            reference=args.reference,
+            intersections=args.intersections,
+            n_boot=args.n_boot,
+            seed=args.seed,
+            min_cell_size=settings.min_cell_size,
+            coverage=args.coverage,
+            validation=validation,
+            mitigation=None if args.mitigation == "none" else args.mitigation,
+            source=Path(args.predictions).name,
+        )
+    except AuditInputError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    fmt = format_for(args.out, args.format) if args.out else args.format
+    if args.out:
+        path = write_report(result, args.out, fmt)
+    elif fmt:
+        sys.stdout.write(render(result, fmt))
+    if args.out or not fmt:
+        for finding in result.findings:
+            print(f"- {finding.text}")
+        print(f"audited in {time.perf_counter() - started:.1f} s")
+    if args.out:
+        print(f"wrote the {fmt} report to {path}")
+    _record_audit(args, settings, result, fmt)
+    return EXIT_OK
+
+
+def _record_audit(args: argparse.Namespace, settings: Settings, result, fmt: str | None) -> None:
+    """Record the audit in the data directory's audit trail, if there is one."""
+    import getpass
+
+    from analytics import audit
+    from analytics.store import DataDir, open_workspace
+
+    data_dir = DataDir(settings.data_dir)
+    if not (args.data_dir or data_dir.root.exists()):
+        return
+    flags = [d.flag for d in result.disparities]
+    detail = {
+        "label": args.label,
+        "score": args.score,
+        "attributes": list(result.meta.attributes),
+        "rows": result.meta.rows,
+        "groups_suppressed": len(result.suppressed()),
+        "disparities": flags.count("disparity"),
+        "uncertain": flags.count("uncertain"),
+        "format": fmt,
+        "out": Path(args.out).name if args.out else None,
+    }
+    ws = open_workspace(data_dir)
+    try:
+        audit.record(
+            ws,
+            audit.audit_key(data_dir.root),
+            actor=f"cli:{getpass.getuser()}",
+            role="cli",
+            action="fairness_audit",
+            target=Path(args.predictions).name,
+            detail=json.dumps(detail, sort_keys=True),
+        )
     finally:
         ws.close()
 
@@ -282,6 +398,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="export entries from this date (YYYY-MM-DD) on")
     p.add_argument("--out", help="export to this file (JSON lines; default: standard output)")
 
+    p = verb("audit", "Audit predictions for bias across groups and intersections.", cmd_audit)
+    p.add_argument("--predictions", required=True, metavar="FILE", help="CSV or Parquet")
+    p.add_argument("--label", required=True, metavar="COL", help="the outcome column (0/1)")
+    p.add_argument("--score", required=True, metavar="COL", help="the score column")
+    p.add_argument("--attributes", required=True, metavar="A[,B...]", help="columns to audit")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--threshold", type=float, metavar="T", help="flag scores >= T (default 0.5)")
+    g.add_argument("--score-is-binary", action="store_true", help="the score is a 0/1 decision")
+    p.add_argument(
+        "--reference",
+        action="append",
+        metavar="GROUP",
+        help="reference group as ATTRIBUTE=VALUE (repeatable; default: the largest group)",
+    )
+    p.add_argument(
+        "--intersections",
+        nargs="?",
+        type=int,
+        const=2,
+        default=0,
+        metavar="N",
+        help="also audit intersections of up to N attributes (N defaults to 2)",
+    )
+    p.add_argument("--coverage", metavar="COL[,COL...]", help="data-coverage columns")
+    p.add_argument("--validation", metavar="FILE", help="predictions to fit the what-if on")
+    p.add_argument(
+        "--mitigation", default="equalized_odds", choices=("equalized_odds", "tpr", "none")
+    )
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--format", choices=("json", "csv", "html"), help="default: from --out")
+    p.add_argument("--out", metavar="PATH", help="write the report here (owner-only)")
+
     p = verb("sample-data", "Write a synthetic clinic as contract files.", cmd_sample_data)
     p.add_argument("--patients", type=int, default=300)
     p.add_argument("--days", type=int, default=300)
@@ -295,6 +444,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rebuild", action="store_true", help="start again from scratch")
+    p.add_argument("--port", type=int, help="port for the app (default: a free one)")
+    p.add_argument(
+        "--no-serve", action="store_true", help="build the demo but do not start the app"
+    )
+
+    p = verb("serve", "Run the dashboard on this machine.", cmd_serve)
+    p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
     return parser
 
 

@@ -68,6 +68,7 @@ class FileSummary:
     extra_columns: tuple[str, ...] = ()
     message: str | None = None
     sha256: str | None = None
+    seconds: float = 0.0
 
 
 @dataclass
@@ -758,6 +759,25 @@ def _finish(
 
 
 def _ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: Table | None,
+    problem: str | None,
+    *,
+    run_id: int,
+    settings: Settings,
+    strict: bool,
+    force: bool,
+) -> FileSummary:
+    started = time.perf_counter()
+    summary = _ingest_file_timed(
+        con, path, table, problem, run_id=run_id, settings=settings, strict=strict, force=force
+    )
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary
+
+
+def _ingest_file_timed(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     table: Table | None,

@@ -277,7 +277,11 @@ def patient_risk(ctx: Context, actor: Actor, patient_id: str) -> list[RiskCard]:
     for model, (title, definition) in MODEL_TITLES.items():
         empty_history = pl.DataFrame(schema={"as_of": pl.Date, "probability": pl.Float64})
         pred = (
-            _frame(ctx, "SELECT * FROM predictions WHERE patient_id = ? AND model = ?", [patient_id, model])
+            _frame(
+                ctx,
+                "SELECT * FROM predictions WHERE patient_id = ? AND model = ?",
+                [patient_id, model],
+            )
             if _has_table(ctx, "predictions")
             else pl.DataFrame()
         )
@@ -291,7 +295,22 @@ def patient_risk(ctx: Context, actor: Actor, patient_id: str) -> list[RiskCard]:
                     reason = f"Score unavailable: {status[1]}"
                 elif status:
                     reason = "Not scored: this patient was not eligible or had too little data."
-            cards.append(RiskCard(model, title, definition, None, None, None, None, None, (), (), empty_history, reason))
+            cards.append(
+                RiskCard(
+                    model,
+                    title,
+                    definition,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    (),
+                    (),
+                    empty_history,
+                    reason,
+                )
+            )
             continue
         row = pred.row(0, named=True)
         reasons = _frame(
@@ -462,7 +481,9 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
             GROUP BY ALL""",
         sites,
     )
-    by_site = per_clinician.group_by("site_id").agg(pl.exclude("clinician_id").sum()).sort("site_id")
+    by_site = (
+        per_clinician.group_by("site_id").agg(pl.exclude("clinician_id").sum()).sort("site_id")
+    )
     by_clinician = per_clinician.with_columns(
         pl.col("clinician_id").map_elements(ctx.clinician_pseudonym, return_dtype=pl.String)
     ).sort(["site_id", "clinician_id"])
@@ -492,9 +513,15 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
         sites + sites,
     )
     weekly = weekly.with_columns(
-        pl.when(pl.col("active_patients") < n).then(None).otherwise(pl.col("engaged_rate")).alias("engaged_rate"),
+        pl.when(pl.col("active_patients") < n)
+        .then(None)
+        .otherwise(pl.col("engaged_rate"))
+        .alias("engaged_rate"),
         pl.when(pl.col("phq9_n") < n).then(None).otherwise(pl.col("mean_phq9")).alias("mean_phq9"),
-        pl.when(pl.col("active_patients") < n).then(None).otherwise(pl.col("active_patients")).alias("active_patients"),
+        pl.when(pl.col("active_patients") < n)
+        .then(None)
+        .otherwise(pl.col("active_patients"))
+        .alias("active_patients"),
     ).drop("phq9_n")
     retention = _frame(
         ctx,
@@ -515,8 +542,13 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
             FROM enrolled e LEFT JOIN engaged g USING (patient_id, week_since_enrolment)
             GROUP BY 1 ORDER BY 1""",
         sites,
-    ).with_columns(pl.when(pl.col("enrolled") < n).then(None).otherwise(pl.col("engaged_rate")).alias("engaged_rate"),
-                   pl.when(pl.col("enrolled") < n).then(None).otherwise(pl.col("enrolled")).alias("enrolled"))
+    ).with_columns(
+        pl.when(pl.col("enrolled") < n)
+        .then(None)
+        .otherwise(pl.col("engaged_rate"))
+        .alias("engaged_rate"),
+        pl.when(pl.col("enrolled") < n).then(None).otherwise(pl.col("enrolled")).alias("enrolled"),
+    )
     ctx.record(actor, "view_clinic", target="aggregates", detail=f"sites={len(sites)}")
     return ClinicOverview(
         as_of=as_of,
@@ -530,8 +562,14 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
     )
 
 
-def _clinic_totals(ctx: Context, per_clinician: pl.DataFrame, sites: list[str], n: int) -> dict[str, object]:
-    sums = per_clinician.select(pl.exclude("site_id", "clinician_id").sum()).to_dicts()[0] if per_clinician.height else {}
+def _clinic_totals(
+    ctx: Context, per_clinician: pl.DataFrame, sites: list[str], n: int
+) -> dict[str, object]:
+    sums = (
+        per_clinician.select(pl.exclude("site_id", "clinician_id").sum()).to_dicts()[0]
+        if per_clinician.height
+        else {}
+    )
     active = sums.get("active_patients", 0) or 0
 
     def rate(num: str, den: str) -> float | None:
@@ -561,10 +599,19 @@ def _clinic_totals(ctx: Context, per_clinician: pl.DataFrame, sites: list[str], 
             hours.append((datetime.fromisoformat(handled) - raised_at).total_seconds() / 3600)
         if "resolve" not in acts:
             open_alerts += 1
-            if not handled and (now - raised_at).total_seconds() > ctx.settings.alert_overdue_hours * 3600:
+            if (
+                not handled
+                and (now - raised_at).total_seconds() > ctx.settings.alert_overdue_hours * 3600
+            ):
                 overdue += 1
     hours.sort()
-    median = None if len(hours) < n else hours[len(hours) // 2] if len(hours) % 2 else (hours[len(hours) // 2 - 1] + hours[len(hours) // 2]) / 2
+    median = (
+        None
+        if len(hours) < n
+        else hours[len(hours) // 2]
+        if len(hours) % 2
+        else (hours[len(hours) // 2 - 1] + hours[len(hours) // 2]) / 2
+    )
     return {
         "active_patients": active if active >= n else None,
         "engaged_7d_rate": rate("engaged_7d", "active_patients"),
@@ -636,6 +683,73 @@ def research_cohort(ctx: Context, actor: Actor) -> pl.DataFrame:
         .drop("patient_id", "birth_year")
         .select("patient_key", pl.exclude("patient_key"))
     )
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """What the Models page shows; aggregates only, no patient rows.
+
+    Frames (empty when the snapshot has none): ``status`` (model, status, version,
+    message), ``metrics`` (model, version, method, metric, estimate, ci_low, ci_high),
+    ``curves`` (model, method, curve, x, y), ``importance`` (model, feature,
+    mean_abs_shap, rank), ``dependence`` (model, feature, value, shap_value), ``drift``
+    (model, feature, week, mean), ``cards`` (model, version, markdown).
+    """
+
+    status: pl.DataFrame
+    metrics: pl.DataFrame
+    curves: pl.DataFrame
+    importance: pl.DataFrame
+    dependence: pl.DataFrame
+    drift: pl.DataFrame
+    cards: pl.DataFrame
+
+
+def _table_or_empty(ctx: Context, name: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    if not _has_table(ctx, name):
+        return pl.DataFrame(schema=schema)
+    return _frame(ctx, f'SELECT {", ".join(schema)} FROM "{name}"')
+
+
+def model_report(ctx: Context, actor: Actor) -> ModelReport:
+    """Held-out evaluation, explanations and model cards, for researchers."""
+    require_role(ctx, actor, Role.RESEARCHER, action="view_models")
+    s, f = pl.String, pl.Float64
+    report = ModelReport(
+        status=_table_or_empty(
+            ctx, "model_status", {"model": s, "status": s, "version": s, "message": s}
+        ),
+        metrics=_table_or_empty(
+            ctx,
+            "model_metrics",
+            {
+                "model": s,
+                "version": s,
+                "method": s,
+                "metric": s,
+                "estimate": f,
+                "ci_low": f,
+                "ci_high": f,
+            },
+        ),
+        curves=_table_or_empty(
+            ctx, "model_curves", {"model": s, "method": s, "curve": s, "x": f, "y": f}
+        ),
+        importance=_table_or_empty(
+            ctx,
+            "global_importance",
+            {"model": s, "feature": s, "mean_abs_shap": f, "rank": pl.Int64},
+        ),
+        dependence=_table_or_empty(
+            ctx, "shap_dependence", {"model": s, "feature": s, "value": f, "shap_value": f}
+        ),
+        drift=_table_or_empty(
+            ctx, "feature_drift", {"model": s, "feature": s, "week": pl.Date, "mean": f}
+        ),
+        cards=_table_or_empty(ctx, "model_cards", {"model": s, "version": s, "markdown": s}),
+    )
+    ctx.record(actor, "view_models", target="model evaluation")
+    return report
 
 
 def age_band(birth_year: pl.Expr, *, ref_year: int) -> pl.Expr:

@@ -8,6 +8,7 @@ message text, so it does less than ``caseload ingest``; the ratio is conservativ
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,8 +35,16 @@ def _validate(frame: pd.DataFrame, table: Table, known: dict[str, set[str]]) -> 
     parsed: dict[str, pd.Series] = {}
     now = datetime.now(UTC)
     for col in table.columns:
-        raw = frame[col.name] if col.name in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="object")
-        raw = raw.where(~raw.str.strip().isin(NULL_TOKENS), other=pd.NA) if raw.dtype == object else raw
+        raw = (
+            frame[col.name]
+            if col.name in frame.columns
+            else pd.Series(pd.NA, index=frame.index, dtype="object")
+        )
+        raw = (
+            raw.where(~raw.str.strip().isin(NULL_TOKENS), other=pd.NA)
+            if raw.dtype == object
+            else raw
+        )
         present = raw.notna()
         if col.required:
             bad |= ~present
@@ -47,7 +56,9 @@ def _validate(frame: pd.DataFrame, table: Table, known: dict[str, set[str]]) -> 
             ok = text.str.match(NUM_RE)
             value = pd.to_numeric(text.where(ok), errors="coerce")
         elif col.type is ColumnType.DATE:
-            value = pd.to_datetime(text.where(text.str.match(DATE_RE)), format="%Y-%m-%d", errors="coerce")
+            value = pd.to_datetime(
+                text.where(text.str.match(DATE_RE)), format="%Y-%m-%d", errors="coerce"
+            )
         elif col.type is ColumnType.TIMESTAMP:
             value = pd.to_datetime(text.where(present), format="ISO8601", utc=True, errors="coerce")
         else:
@@ -55,7 +66,11 @@ def _validate(frame: pd.DataFrame, table: Table, known: dict[str, set[str]]) -> 
         if col.type is not ColumnType.TEXT:
             bad |= present & value.isna()
         if col.choices:
-            bad |= present & ~text.str.lower().isin([c.lower() for c in col.choices]) & (col.name != "instrument")
+            bad |= (
+                present
+                & ~text.str.lower().isin([c.lower() for c in col.choices])
+                & (col.name != "instrument")
+            )
         high = now.year if col.maximum == CURRENT_YEAR else col.maximum
         if col.minimum is not None:
             bad |= present & (value < col.minimum)
@@ -74,7 +89,14 @@ def _validate(frame: pd.DataFrame, table: Table, known: dict[str, set[str]]) -> 
         total = parsed["total"]
         bad |= total.notna() & (total != items.fillna(0).sum(axis=1))
     if table.name == "wearable_daily":
-        metrics = ["sleep_minutes", "steps", "resting_hr", "hrv_rmssd_ms", "active_minutes", "wear_minutes"]
+        metrics = [
+            "sleep_minutes",
+            "steps",
+            "resting_hr",
+            "hrv_rmssd_ms",
+            "active_minutes",
+            "wear_minutes",
+        ]
         bad |= pd.DataFrame({m: parsed[m] for m in metrics}).isna().all(axis=1)
     key = pd.DataFrame({k: parsed[k] for k in table.key if k in parsed})
     bad |= (~bad) & key.duplicated(keep="first") & np.asarray(~bad)
@@ -84,14 +106,20 @@ def _validate(frame: pd.DataFrame, table: Table, known: dict[str, set[str]]) -> 
     return valid
 
 
-def read_and_validate(folder: Path) -> dict[str, int]:
-    """Read every contract CSV in ``folder``; return valid rows per file."""
-    files = sorted(folder.glob("*.csv"), key=lambda p: (INGEST_ORDER.index(table_for_stem(p.stem).name), p.name))
+def read_and_validate(folder: Path) -> tuple[dict[str, tuple[int, int]], dict[str, float]]:
+    """Read every contract CSV in ``folder``; return (rows read, valid rows) and seconds per file."""
+    files = sorted(
+        folder.glob("*.csv"),
+        key=lambda p: (INGEST_ORDER.index(table_for_stem(p.stem).name), p.name),
+    )
     known: dict[str, set[str]] = {}
-    out: dict[str, int] = {}
+    out: dict[str, tuple[int, int]] = {}
+    seconds: dict[str, float] = {}
     for path in files:
+        started = time.perf_counter()
         table = table_for_stem(path.stem)
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         frame = frame.replace("", pd.NA)
-        out[path.name] = len(_validate(frame, table, known))
-    return out
+        out[path.name] = (len(frame), len(_validate(frame, table, known)))
+        seconds[path.name] = time.perf_counter() - started
+    return out, seconds

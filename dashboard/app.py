@@ -1,0 +1,88 @@
+"""Caseload Insight: the Streamlit entry point. Run it with `caseload serve`.
+
+It resolves who is looking (sign-in, or the demo identity picker in demo mode), builds
+the navigation their role allows, and runs the chosen page. Pages are thin: they read
+widgets, call ``analytics.views`` and render.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analytics.access import Role
+from dashboard import session
+from dashboard.pages import alerts, caseload, clinic, data, empty, fairness, models, patient
+
+st.set_page_config(
+    page_title="Caseload Insight", page_icon=":material/monitor_heart:", layout="wide"
+)
+
+PAGES = {
+    Role.THERAPIST: [
+        st.Page(
+            caseload.render,
+            title="Caseload",
+            icon=":material/groups:",
+            url_path="caseload",
+            default=True,
+        ),
+        st.Page(patient.render, title="Patient", icon=":material/person:", url_path="patient"),
+        st.Page(alerts.render, title="Alerts", icon=":material/notifications:", url_path="alerts"),
+    ],
+    Role.MANAGER: [
+        st.Page(
+            clinic.render, title="Clinic", icon=":material/domain:", url_path="clinic", default=True
+        )
+    ],
+    Role.RESEARCHER: [
+        st.Page(
+            models.render,
+            title="Models",
+            icon=":material/insights:",
+            url_path="models",
+            default=True,
+        ),
+        st.Page(fairness.render, title="Fairness", icon=":material/balance:", url_path="fairness"),
+    ],
+    Role.ADMIN: [
+        st.Page(
+            data.render, title="Data", icon=":material/database:", url_path="data", default=True
+        )
+    ],
+}
+
+
+def main() -> None:
+    ctx = session.context()
+    if ctx is None:
+        st.navigation([st.Page(empty.no_snapshot, title="Getting started", default=True)]).run()
+        return
+    if session.demo_mode():
+        st.info(
+            "**Demo mode** — synthetic patients only. Choose whose view to see under "
+            "*Viewing as* in the sidebar; a real clinic signs in instead.",
+            icon=":material/science:",
+        )
+        actor = session.demo_actor(ctx)
+    elif session.auth_configured():
+        actor = session.signed_in_actor(ctx)
+        if actor is None:
+            page = empty.sign_in if not st.user.is_logged_in else empty.unknown_user
+            st.navigation([st.Page(page, title="Sign in", default=True)]).run()
+            return
+        st.sidebar.caption(f"Signed in as {actor.user}")
+        st.sidebar.button("Sign out", on_click=st.logout)
+    else:
+        st.navigation([st.Page(empty.no_auth, title="Sign-in not configured", default=True)]).run()
+        return
+    st.session_state["actor"] = actor
+    st.session_state["ctx"] = ctx
+    st.session_state["pages"] = {
+        "patient": PAGES[Role.THERAPIST][1],
+        "caseload": PAGES[Role.THERAPIST][0],
+    }
+    st.sidebar.caption(f"Data as of snapshot {ctx.snapshot_id}")
+    st.navigation(PAGES[actor.role]).run()
+
+
+main()

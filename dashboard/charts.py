@@ -1,0 +1,396 @@
+"""Chart builders: pure functions from frames to Plotly figures, tested without a browser.
+
+Colours are Okabe–Ito (safe for colour-blind readers) and no chart relies on colour
+alone: series also differ by marker, dash or label, and bands are labelled in text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import plotly.graph_objects as go
+import polars as pl
+
+OKABE_ITO = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "black": "#000000",
+}
+# Severity bands from light to dark: the order carries the meaning, the label names it.
+BAND_SHADES = ("#f7f7f7", "#e0e0e0", "#c6c6c6", "#a8a8a8", "#8a8a8a")
+
+
+def _layout(fig: go.Figure, *, title: str, y_title: str, height: int = 260) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "font": {"size": 15}},
+        height=height,
+        margin={"l": 50, "r": 20, "t": 40, "b": 30},
+        yaxis_title=y_title,
+        plot_bgcolor="white",
+        legend={"orientation": "h", "y": -0.2},
+        hovermode="x unified",
+    )
+    fig.update_xaxes(showgrid=True, gridcolor="#eeeeee")
+    fig.update_yaxes(showgrid=True, gridcolor="#eeeeee")
+    return fig
+
+
+def score_timeline(
+    assessments: pl.DataFrame,
+    *,
+    instrument: str,
+    bands: Sequence[tuple[int, int, str]],
+    reliable_change: int,
+) -> go.Figure:
+    """PHQ-9 or GAD-7 totals over time on shaded, labelled severity bands.
+
+    Points whose change from the first (baseline) score reaches the reliable-change
+    threshold are marked with a triangle (up: deterioration, down: improvement).
+    """
+    rows = assessments.filter(pl.col("instrument") == instrument).sort("completed_at")
+    top = bands[-1][1]
+    fig = go.Figure()
+    for (low, high, name), shade in zip(bands, BAND_SHADES, strict=False):
+        fig.add_hrect(
+            y0=low - 0.5,
+            y1=high + 0.5,
+            fillcolor=shade,
+            opacity=0.5,
+            line_width=0,
+            annotation_text=name,
+            annotation_position="right",
+            annotation_font_size=10,
+        )
+    if rows.height:
+        baseline = rows["total"][0]
+        change = rows["total"] - baseline
+        symbols = [
+            "triangle-up"
+            if c >= reliable_change
+            else "triangle-down"
+            if c <= -reliable_change
+            else "circle"
+            for c in change.to_list()
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=rows["completed_at"].to_list(),
+                y=rows["total"].to_list(),
+                mode="lines+markers",
+                name=f"{instrument} total",
+                line={"color": OKABE_ITO["blue"], "width": 2},
+                marker={
+                    "symbol": symbols,
+                    "size": [12 if s != "circle" else 7 for s in symbols],
+                    "color": OKABE_ITO["blue"],
+                    "line": {"color": "black", "width": 1},
+                },
+                customdata=[
+                    [b, c] for b, c in zip(rows["band"].to_list(), change.to_list(), strict=True)
+                ],
+                hovertemplate="%{y} (%{customdata[0]}), change from baseline %{customdata[1]:+d}<extra></extra>",
+            )
+        )
+    fig.update_yaxes(range=[-0.5, top + 0.5])
+    note = f"triangles: reliable change (±{reliable_change}) from baseline"
+    return _layout(fig, title=f"{instrument} ({note})", y_title="total")
+
+
+def metric_timeline(
+    daily: pl.DataFrame,
+    *,
+    column: str,
+    title: str,
+    unit: str,
+    scale: float = 1.0,
+    baseline_days: int = 60,
+    recent_days: int = 14,
+) -> go.Figure:
+    """A daily measure against the patient's own baseline band.
+
+    The band is the mean ± 1 SD over the ``baseline_days`` before the last
+    ``recent_days``, so recent change stands out against the patient's usual range.
+    """
+    rows = daily.filter(pl.col(column).is_not_null()).sort("date")
+    fig = go.Figure()
+    if rows.height:
+        values = (rows[column] * scale).to_list()
+        dates = rows["date"].to_list()
+        last = dates[-1]
+        window = (
+            rows.filter(
+                (pl.col("date") <= last - timedelta(days=recent_days))
+                & (pl.col("date") > last - timedelta(days=recent_days + baseline_days))
+            )[column]
+            * scale
+        )
+        if window.len() >= 7:
+            mean, sd = float(window.mean()), float(window.std() or 0.0)
+            fig.add_hrect(
+                y0=mean - sd,
+                y1=mean + sd,
+                fillcolor=OKABE_ITO["sky"],
+                opacity=0.2,
+                line_width=0,
+                annotation_text="usual range",
+                annotation_position="top left",
+                annotation_font_size=10,
+            )
+            fig.add_hline(y=mean, line_dash="dot", line_color=OKABE_ITO["black"], line_width=1)
+        fig.add_trace(
+            go.Scatter(
+                x=dates,
+                y=values,
+                mode="lines+markers",
+                name=title,
+                line={"color": OKABE_ITO["blue"], "width": 1.5},
+                marker={"size": 4},
+                hovertemplate=f"%{{y:.1f}} {unit}<extra></extra>",
+            )
+        )
+    return _layout(fig, title=title, y_title=unit)
+
+
+def engagement_chart(daily: pl.DataFrame) -> go.Figure:
+    """Check-in days and patient messages per week, as grouped bars with patterns."""
+    if daily.height:
+        weekly = (
+            daily.with_columns(pl.col("date").dt.truncate("1w").alias("week"))
+            .group_by("week")
+            .agg((pl.col("checkins") > 0).sum().alias("checkin_days"), pl.col("messages").sum())
+            .sort("week")
+        )
+    else:
+        weekly = pl.DataFrame(
+            schema={"week": pl.Date, "checkin_days": pl.UInt32, "messages": pl.Int64}
+        )
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=weekly["week"].to_list(),
+            y=weekly["checkin_days"].to_list(),
+            name="check-in days",
+            marker={"color": OKABE_ITO["blue"]},
+        )
+    )
+    fig.add_trace(
+        go.Bar(
+            x=weekly["week"].to_list(),
+            y=weekly["messages"].to_list(),
+            name="messages sent",
+            marker={"color": OKABE_ITO["orange"], "pattern": {"shape": "/"}},
+        )
+    )
+    fig.update_layout(barmode="group")
+    return _layout(fig, title="Engagement per week", y_title="count")
+
+
+def sentiment_chart(daily: pl.DataFrame) -> go.Figure:
+    """Mean daily message sentiment (VADER, English only) with a zero line."""
+    rows = daily.filter(pl.col("sentiment").is_not_null()).sort("date")
+    fig = go.Figure()
+    fig.add_hline(y=0, line_color=OKABE_ITO["black"], line_width=1)
+    fig.add_trace(
+        go.Scatter(
+            x=rows["date"].to_list(),
+            y=rows["sentiment"].to_list(),
+            mode="markers+lines",
+            name="sentiment",
+            line={"color": OKABE_ITO["purple"]},
+            marker={"symbol": "diamond", "size": 6},
+        )
+    )
+    fig.update_yaxes(range=[-1.05, 1.05])
+    return _layout(fig, title="Message sentiment (-1 negative … +1 positive)", y_title="score")
+
+
+def risk_history(history: pl.DataFrame, *, title: str) -> go.Figure:
+    """A model's weekly probability for one patient."""
+    fig = go.Figure(
+        go.Scatter(
+            x=history["as_of"].to_list(),
+            y=(history["probability"] * 100).to_list(),
+            mode="lines+markers",
+            name="probability",
+            line={"color": OKABE_ITO["vermillion"]},
+            marker={"symbol": "square"},
+            hovertemplate="%{y:.0f}%<extra></extra>",
+        )
+    )
+    fig.update_yaxes(range=[0, 100])
+    return _layout(fig, title=f"{title} over time", y_title="%", height=220)
+
+
+def weekly_trend(
+    frame: pl.DataFrame, *, x: str, series: Sequence[tuple[str, str]], title: str, y_title: str
+) -> go.Figure:
+    """Several weekly series, each with its own colour, marker and dash."""
+    styles = [
+        ("blue", "circle", "solid"),
+        ("orange", "square", "dash"),
+        ("green", "diamond", "dot"),
+        ("vermillion", "triangle-up", "dashdot"),
+    ]
+    fig = go.Figure()
+    for (column, label), (colour, symbol, dash) in zip(series, styles, strict=False):
+        fig.add_trace(
+            go.Scatter(
+                x=frame[x].to_list(),
+                y=frame[column].to_list(),
+                name=label,
+                mode="lines+markers",
+                line={"color": OKABE_ITO[colour], "dash": dash},
+                marker={"symbol": symbol},
+            )
+        )
+    return _layout(fig, title=title, y_title=y_title, height=300)
+
+
+def mood_sparkline_values(
+    daily: pl.DataFrame, *, as_of: date, days: int = 28
+) -> list[float | None]:
+    """The last ``days`` of mood, one value per day (None where no check-in)."""
+    start = as_of - timedelta(days=days - 1)
+    by_day = {d: m for d, m in zip(daily["date"].to_list(), daily["mood"].to_list(), strict=True)}
+    return [by_day.get(start + timedelta(days=i)) for i in range(days)]
+
+
+# --- models -------------------------------------------------------------------------
+
+METHOD_STYLE = {
+    "model": ("blue", "solid", "circle", "gradient boosting (calibrated)"),
+    "logistic": ("orange", "dash", "square", "logistic regression"),
+    "clinical_rule": ("vermillion", "dot", "x", "clinical rule"),
+}
+
+
+def metrics_table(metrics: pl.DataFrame) -> pl.DataFrame:
+    """Metric rows as "estimate (low–high)" text, one column per method."""
+    if metrics.is_empty():
+        return pl.DataFrame({"metric": []})
+    cell = metrics.with_columns(
+        pl.format(
+            "{} ({}–{})",
+            pl.col("estimate").round(3),
+            pl.col("ci_low").round(3),
+            pl.col("ci_high").round(3),
+        ).alias("value")
+    )
+    wide = cell.pivot(on="method", index="metric", values="value", aggregate_function="first")
+    order = [m for m in METHOD_STYLE if m in wide.columns]
+    return wide.select("metric", *order).rename({m: METHOD_STYLE[m][3] for m in order})
+
+
+_CURVES = {
+    "roc": ("ROC curve (held out)", "false positive rate", "true positive rate"),
+    "pr": ("Precision–recall (held out)", "recall", "precision"),
+    "calibration": (
+        "Calibration (held out): observed vs predicted",
+        "predicted probability",
+        "observed rate",
+    ),
+    "budget": ("Recall at alert budget", "share of patients reviewed", "share of events caught"),
+}
+
+
+def curve_chart(curves: pl.DataFrame, *, kind: str) -> go.Figure:
+    """One evaluation curve for every method present, each with its own dash and marker."""
+    title, x_title, y_title = _CURVES[kind]
+    fig = go.Figure()
+    if kind in ("roc", "calibration", "budget"):
+        fig.add_trace(
+            go.Scatter(
+                x=[0, 1],
+                y=[0, 1],
+                mode="lines",
+                name="chance / perfect calibration" if kind == "calibration" else "chance",
+                line={"color": "#999999", "dash": "dot", "width": 1},
+            )
+        )
+    for method, (colour, dash, symbol, label) in METHOD_STYLE.items():
+        part = curves.filter((pl.col("curve") == kind) & (pl.col("method") == method)).sort("x")
+        if part.is_empty():
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=part["x"].to_list(),
+                y=part["y"].to_list(),
+                name=label,
+                mode="lines+markers" if kind == "calibration" else "lines",
+                line={"color": OKABE_ITO[colour], "dash": dash},
+                marker={"symbol": symbol},
+            )
+        )
+    fig.update_xaxes(range=[0, 1], title=x_title)
+    fig.update_yaxes(range=[0, 1])
+    return _layout(fig, title=title, y_title=y_title, height=320)
+
+
+def importance_chart(importance: pl.DataFrame, *, top: int = 15) -> go.Figure:
+    """Mean |SHAP| per feature, largest at the top."""
+    rows = importance.sort("rank").head(top).reverse()
+    fig = go.Figure(
+        go.Bar(
+            x=rows["mean_abs_shap"].to_list(),
+            y=rows["feature"].to_list(),
+            orientation="h",
+            marker={"color": OKABE_ITO["blue"]},
+            text=[f"{v:.3f}" for v in rows["mean_abs_shap"].to_list()],
+            textposition="outside",
+        )
+    )
+    fig.update_layout(hovermode="closest")
+    return _layout(
+        fig,
+        title="Global importance (mean |SHAP|, log-odds)",
+        y_title="",
+        height=max(260, 24 * rows.height + 80),
+    )
+
+
+def dependence_chart(points: pl.DataFrame, *, feature: str) -> go.Figure:
+    """SHAP value against feature value for a sample of held-out rows."""
+    fig = go.Figure(
+        go.Scatter(
+            x=points["value"].to_list(),
+            y=points["shap_value"].to_list(),
+            mode="markers",
+            marker={"color": OKABE_ITO["blue"], "size": 5, "opacity": 0.5},
+            name=feature,
+        )
+    )
+    fig.add_hline(y=0, line_color=OKABE_ITO["black"], line_width=1)
+    fig.update_layout(hovermode="closest")
+    fig.update_xaxes(title=feature)
+    return _layout(fig, title=f"Dependence: {feature}", y_title="SHAP value (log-odds)", height=300)
+
+
+def drift_chart(drift: pl.DataFrame) -> go.Figure:
+    """Weekly mean of each top feature, scaled to its own first-week value = 100."""
+    fig = go.Figure()
+    styles = list(OKABE_ITO)
+    for i, feature in enumerate(drift["feature"].unique(maintain_order=True).to_list()):
+        part = drift.filter(pl.col("feature") == feature).sort("week")
+        first = next((v for v in part["mean"].to_list() if v), None)
+        if not first:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=part["week"].to_list(),
+                y=[None if v is None else 100 * v / first for v in part["mean"].to_list()],
+                name=feature,
+                mode="lines+markers",
+                line={
+                    "color": OKABE_ITO[styles[i % len(styles)]],
+                    "dash": ["solid", "dash", "dot", "dashdot"][i % 4],
+                },
+                marker={"symbol": ["circle", "square", "diamond", "triangle-up", "x"][i % 5]},
+            )
+        )
+    return _layout(fig, title="Feature drift (first week = 100)", y_title="index", height=320)

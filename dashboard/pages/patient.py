@@ -1,0 +1,205 @@
+"""Patient (therapist): safety first, then scores, risks with reasons, and timelines."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from analytics import views
+from analytics.access import AccessDenied
+from dashboard import charts
+from dashboard.format import ARROWS
+
+
+def render() -> None:
+    ctx, actor = st.session_state["ctx"], st.session_state["actor"]
+    patient_id = st.query_params.get("patient")
+    if not patient_id:
+        rows = views.caseload(ctx, actor)
+        st.title("Patient")
+        if rows.is_empty():
+            st.info("You have no active patients to open.")
+            return
+        names = dict(
+            zip(
+                rows["patient_id"].to_list(),
+                rows["display_name"].fill_null("").to_list(),
+                strict=True,
+            )
+        )
+        patient_id = st.selectbox(
+            "Open a patient",
+            list(names),
+            index=None,
+            format_func=lambda p: f"{names[p] or p} ({p})",
+            placeholder="Choose a patient from your caseload",
+        )
+        if not patient_id:
+            return
+        st.query_params["patient"] = patient_id
+    try:
+        view = views.patient(ctx, actor, str(patient_id))
+    except AccessDenied as exc:
+        st.title("Patient")
+        st.error(f"{exc}. You can open only your own active patients.")
+        return
+    s = view.summary
+    st.title(str(s.get("display_name") or view.patient_id))
+    st.caption(f"Patient {view.patient_id} · enrolled {s['enrolled_on']} · site {s['site_id']}")
+    _safety_panel(ctx, actor, view)
+    _scores(s)
+    _risk_cards(ctx, actor, view)
+    _timelines(ctx, view)
+    _coverage(s)
+    _notes(ctx, actor, view)
+
+
+def _safety_panel(ctx, actor, view) -> None:
+    with st.container(border=True):
+        st.subheader("Safety")
+        item9 = view.assessments.filter((pl.col("instrument") == "PHQ-9") & (pl.col("item_9") > 0))
+        if item9.height:
+            st.error(
+                f"PHQ-9 item 9 (thoughts of being better off dead or of self-harm) answered above 0 "
+                f"on {item9.height} occasion(s); most recent: {item9['item_9'][-1]} on "
+                f"{item9['completed_at'][-1]:%Y-%m-%d}.",
+                icon=":material/warning:",
+            )
+        else:
+            st.write(
+                'No PHQ-9 item 9 answer above 0 on record. (A 0 on item 9 never means "safe".)'
+            )
+        if view.flagged_messages.height == 0:
+            st.write("No flagged messages.")
+        for row in view.flagged_messages.iter_rows(named=True):
+            level = "CRISIS" if row["crisis_level"] == "crisis" else "concern"
+            status = {
+                "open": "not yet reviewed",
+                "acknowledge": "acknowledged",
+                "resolve": "resolved",
+            }[row["status"]]
+            st.markdown(f"**{level}** · {row['sent_at']:%Y-%m-%d %H:%M} · {status}")
+            st.text(f"matched: {row['crisis_matched']}")
+            st.text(row["text"])  # plain text: never rendered as markdown or HTML
+            if row["status"] != "resolve":
+                with st.form(f"review_{row['message_id']}"):
+                    note = st.text_input("Review note", key=f"note_{row['message_id']}")
+                    c1, c2 = st.columns(2)
+                    ack = c1.form_submit_button("Acknowledge")
+                    res = c2.form_submit_button("Resolve")
+                if ack or res:
+                    views.act_on_alert(
+                        ctx,
+                        actor,
+                        f"msg:{row['message_id']}",
+                        "resolve" if res else "acknowledge",
+                        note,
+                    )
+                    st.rerun()
+
+
+def _scores(s) -> None:
+    c1, c2 = st.columns(2)
+    for col, prefix, name in ((c1, "phq9", "PHQ-9"), (c2, "gad7", "GAD-7")):
+        total = s.get(f"{prefix}_latest_total")
+        if total is None:
+            col.metric(name, "no score")
+            continue
+        change = s.get(f"{prefix}_change")
+        col.metric(
+            name,
+            f"{total} · {s[f'{prefix}_latest_band']}",
+            delta=None if change is None else f"{change:+d} since baseline",
+            delta_color="inverse",
+            help=f"{ARROWS.get(s.get(f'{prefix}_reliable_change') or '', '')} {s.get(f'{prefix}_reliable_change') or 'single assessment'}",
+        )
+
+
+def _risk_cards(ctx, actor, view) -> None:
+    risk = views.patient_risk(ctx, actor, view.patient_id)
+    cols = st.columns(2)
+    for col, card in zip(cols, risk, strict=False):
+        with col.container(border=True):
+            st.subheader(card.title)
+            if card.probability is None:
+                st.write(card.unavailable_reason)
+                continue
+            st.metric("Probability", f"{card.probability:.0%}", help=card.definition)
+            st.write(f"Tier: **{card.tier}** · model {card.version} · as of {card.as_of}")
+            if card.coverage_note:
+                st.warning(card.coverage_note, icon=":material/info:")
+            st.write("Raising the risk:")
+            for sentence in card.reasons_for:
+                st.text(f"▲ {sentence}")
+            st.write("Lowering the risk:")
+            for sentence in card.reasons_against:
+                st.text(f"▼ {sentence}")
+            if card.history.height > 1:
+                st.plotly_chart(
+                    charts.risk_history(card.history, title=card.title), key=f"hist_{card.model}"
+                )
+
+
+def _timelines(ctx, view) -> None:
+    clinical = ctx.settings.clinical
+    st.subheader("Questionnaires")
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(
+        charts.score_timeline(
+            view.assessments,
+            instrument="PHQ-9",
+            bands=clinical.phq9_bands,
+            reliable_change=clinical.phq9_reliable_change,
+        ),
+        key="phq9",
+    )
+    c2.plotly_chart(
+        charts.score_timeline(
+            view.assessments,
+            instrument="GAD-7",
+            bands=clinical.gad7_bands,
+            reliable_change=clinical.gad7_reliable_change,
+        ),
+        key="gad7",
+    )
+    st.subheader("Daily measures against their usual range")
+    specs = [
+        ("mood", "Mood (0 worst – 10 best)", "score", 1.0),
+        ("anxiety", "Anxiety (0 none – 10 worst)", "score", 1.0),
+        ("sleep_minutes", "Sleep", "hours", 1 / 60),
+        ("steps", "Steps", "steps", 1.0),
+        ("hrv_rmssd_ms", "Heart-rate variability (RMSSD)", "ms", 1.0),
+        ("resting_hr", "Resting heart rate", "beats/min", 1.0),
+    ]
+    for i in range(0, len(specs), 2):
+        cols = st.columns(2)
+        for col, (column, title, unit, scale) in zip(cols, specs[i : i + 2], strict=False):
+            col.plotly_chart(
+                charts.metric_timeline(
+                    view.daily, column=column, title=title, unit=unit, scale=scale
+                ),
+                key=f"t_{column}",
+            )
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.sentiment_chart(view.daily), key="sentiment")
+    c2.plotly_chart(charts.engagement_chart(view.daily), key="engagement")
+
+
+def _coverage(s) -> None:
+    st.subheader("Data coverage")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Check-in days, last 14", f"{s['checkin_adherence_14d']:.0%}")
+    c2.metric("Check-in days, last 28", f"{s['checkin_adherence_28d']:.0%}")
+    c3.metric("Wearable days, last 14", f"{s['wearable_coverage_14d']:.0%}")
+
+
+def _notes(ctx, actor, view) -> None:
+    st.subheader("Notes")
+    with st.form("add_note", clear_on_submit=True):
+        body = st.text_area("New note", max_chars=5000)
+        if st.form_submit_button("Save note") and body.strip():
+            views.add_note(ctx, actor, view.patient_id, body)
+            st.rerun()
+    for row in view.notes.iter_rows(named=True):
+        st.caption(f"{row['at']} · {row['author']}")
+        st.text(row["body"])
