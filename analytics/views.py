@@ -765,6 +765,33 @@ def age_band(birth_year: pl.Expr, *, ref_year: int) -> pl.Expr:
     )
 
 
+# --- fairness ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FairnessOptions:
+    """What the Fairness page can offer: audited models, attributes and alert budgets."""
+
+    models: tuple[str, ...]
+    attributes: tuple[str, ...]
+    budgets: tuple[float, ...]
+
+
+def fairness_options(ctx: Context, actor: Actor) -> FairnessOptions:
+    """Models with stored audits, for researchers."""
+    require_role(ctx, actor, Role.RESEARCHER, action="view_fairness")
+    models: tuple[str, ...] = ()
+    attributes: tuple[str, ...] = ()
+    if _has_table(ctx, "fairness_groups"):
+        models = tuple(
+            _frame(ctx, "SELECT DISTINCT model FROM fairness_groups ORDER BY 1")["model"]
+        )
+        attributes = tuple(
+            _frame(ctx, "SELECT DISTINCT attribute FROM fairness_groups ORDER BY 1")["attribute"]
+        )
+    return FairnessOptions(models, attributes, tuple(ctx.settings.alert_budgets))
+
+
 # --- admin -----------------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ def render() -> None:
                 continue
             with st.form(f"alert_{row['alert_id']}"):
                 note = st.text_input("Note (what you did)", key=f"alert_note_{row['alert_id']}")
-                c1, c2, c3 = st.columns([1, 1, 3])
+                c1, c2, _ = st.columns([1, 1, 3])
                 ack = c1.form_submit_button("Acknowledge", disabled=row["status"] == "acknowledge")
                 res = c2.form_submit_button("Resolve")
             if ack or res:
@@ -40,7 +40,7 @@ def render() -> None:
                 )
                 st.toast("Recorded.")
                 st.rerun()
-            if c3.button("Open patient", key=f"open_{row['alert_id']}"):
+            if st.button("Open patient", key=f"open_{row['alert_id']}"):
                 st.switch_page(
                     st.session_state["pages"]["patient"],
                     query_params={"patient": row["patient_id"]},

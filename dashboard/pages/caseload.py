@@ -59,7 +59,8 @@ def render() -> None:
             pl.col("gad7_latest_band"),
             pl.col("gad7_reliable_change").replace_strict(ARROWS, default=""),
         ).alias("GAD-7"),
-        pl.col("mood_28d").alias("Mood, 28 days"),
+        # Days without a check-in are left out of the sparkline rather than drawn as 0.
+        pl.col("mood_28d").list.drop_nulls().alias("Mood, 28 days"),
         pl.col("sleep_change_h").round(1).alias("Sleep vs usual (h)"),
         pl.col("days_since_checkin").alias("Days since check-in"),
         tier_label("relapse").alias("Relapse risk"),
@@ -73,6 +74,7 @@ def render() -> None:
         on_select="rerun",
         selection_mode="single-row",
         key="caseload_table",
+        height=min(36 * (table.height + 1) + 4, 900),
         column_config={
             "Mood, 28 days": st.column_config.LineChartColumn(
                 y_min=0, y_max=10, help="0 worst, 10 best"

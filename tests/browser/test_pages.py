@@ -1,0 +1,103 @@
+"""Every page for every role in a real browser, a patient opened from the caseload, an
+alert acknowledged; no page may show a Streamlit exception. Screenshots of every page go
+to tests/artifacts/screenshots/ for people to look at."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def settle(page, *, timeout: int = 30_000) -> None:
+    """Wait until Streamlit has finished running the script for this page."""
+    page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=timeout)
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
+    )
+    page.wait_for_timeout(500)
+
+
+def assert_clean(page) -> None:
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, errors.first.inner_text()
+    assert "Traceback" not in page.inner_text("body")
+
+
+def shoot(page, screenshots, name: str) -> None:
+    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+
+
+def view_as(page, label_start: str) -> None:
+    """Pick an identity in the demo "Viewing as" box by the start of its label."""
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]')
+    box.click()
+    page.get_by_role("option").filter(has_text=label_start).first.click()
+    settle(page)
+
+
+def go(page, title: str) -> None:
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    if nav.count():  # a role with a single page has no navigation to click
+        nav.get_by_text(title, exact=True).click()
+        settle(page)
+
+
+@pytest.fixture
+def page(browser, demo_server):
+    context = browser.new_context(viewport={"width": 1400, "height": 2200})
+    pg = context.new_page()
+    pg.goto(demo_server)
+    settle(pg)
+    yield pg
+    context.close()
+
+
+def test_therapist_pages_open_patient_and_acknowledge(page, screenshots):
+    assert page.get_by_text("Demo mode").count() >= 1
+    view_as(page, "")  # the first identity listed is a therapist
+    assert page.get_by_role("heading", name="My caseload").count() == 1
+    assert_clean(page)
+    shoot(page, screenshots, "therapist-caseload")
+    first_flag = page.locator('[data-testid="stDataFrame"]')
+    box = first_flag.bounding_box()
+    # Click the first row's selection cell (header row is about 36 px high).
+    page.mouse.click(box["x"] + 14, box["y"] + 36 + 18)
+    settle(page)
+    assert "patient=" in page.url
+    assert page.get_by_role("heading", name="Safety").count() == 1
+    assert_clean(page)
+    shoot(page, screenshots, "therapist-patient")
+
+    go(page, "Alerts")
+    assert_clean(page)
+    shoot(page, screenshots, "therapist-alerts")
+    before = page.get_by_text("acknowledged ·").count()
+    page.get_by_role("button", name="Acknowledge").first.click()
+    settle(page)
+    assert page.get_by_text("acknowledged ·").count() == before + 1
+    assert_clean(page)
+
+
+@pytest.mark.parametrize(
+    ("who", "pages"),
+    [("manager", ["Clinic"]), ("researcher", ["Models", "Fairness"]), ("admin", ["Data"])],
+)
+def test_other_roles_pages(page, screenshots, who, pages):
+    view_as(page, "")  # start somewhere, then switch identity
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]')
+    box.click()
+    page.get_by_role("option").filter(has_text=f"({who},").first.click()
+    settle(page)
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    nav_text = nav.inner_text() if nav.count() else ""
+    assert "Caseload" not in nav_text and "Patient" not in nav_text
+    for title in pages:
+        go(page, title)
+        assert_clean(page)
+        body = page.inner_text("body")
+        if who in ("manager", "researcher"):
+            # no patient names on aggregate pages: none of the demo therapists' patient names
+            assert "Patient P0" not in body
+        shoot(page, screenshots, f"{who}-{title.lower()}")
