@@ -1,0 +1,226 @@
+"""AppTest: each page rendered with seeded session state, asserting on rendered values.
+
+Charts come back as unknown elements in AppTest, so this checks text, tables and
+metrics; the chart builders have their own tests and the browser test sees the rest.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.settings import load_settings
+from analytics.store import DataDir, current_snapshot
+
+
+def _page_script(page: str, data_dir: str, clinician: str, patient: str | None) -> None:
+    import importlib
+
+    import streamlit as st
+
+    from analytics.access import Context, actor_for_clinician
+    from analytics.settings import load_settings
+
+    if "ctx" not in st.session_state:
+        ctx = Context.open(load_settings(data_dir))
+        st.session_state["ctx"] = ctx
+        st.session_state["actor"] = actor_for_clinician(ctx, clinician)
+        st.session_state["pages"] = {}
+    if patient is not None:
+        st.query_params["patient"] = patient
+    importlib.import_module(f"dashboard.pages.{page}").render()
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory) -> Path:
+    data = tmp_path_factory.mktemp("apptest") / "demo"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analytics.cli",
+            "demo",
+            "--data-dir",
+            str(data),
+            "--no-serve",
+            "--patients",
+            "160",
+            "--days",
+            "200",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return data
+
+
+@pytest.fixture(scope="module")
+def facts(clinic):
+    """Names, ids and message text straight from the snapshot, to search pages for."""
+    info = current_snapshot(DataDir(clinic))
+    con = duckdb.connect(str(info.path), read_only=True)
+    try:
+        people = con.execute(
+            """SELECT c.clinician_id, c.role, count(s.patient_id) FILTER (WHERE s.active)
+               FROM clinicians c LEFT JOIN patient_summary s USING (clinician_id)
+               GROUP BY ALL ORDER BY 1"""
+        ).fetchall()
+        therapists = [c for c, role, n in people if role == "therapist" and n > 0]
+        patients = con.execute(
+            "SELECT patient_id, display_name, clinician_id, active FROM patient_summary"
+        ).fetchall()
+        texts = [r[0] for r in con.execute("SELECT text FROM flagged_messages").fetchall()]
+        roles = {role: c for c, role, _ in people}
+    finally:
+        con.close()
+    return {"therapists": therapists, "patients": patients, "texts": texts, "roles": roles}
+
+
+def _run(clinic, page, clinician, patient=None) -> AppTest:
+    at = AppTest.from_function(
+        _page_script, args=(page, str(clinic), clinician, patient), default_timeout=60
+    )
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _rendered_text(at: AppTest) -> str:
+    parts = []
+    for kind in (
+        "title",
+        "header",
+        "subheader",
+        "markdown",
+        "text",
+        "caption",
+        "error",
+        "info",
+        "warning",
+        "success",
+    ):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    parts += [df.value.to_string() for df in at.dataframe]
+    return "\n".join(parts)
+
+
+def test_flagged_patient_is_first_in_the_caseload(clinic, facts):
+    therapist = facts["therapists"][0]
+    at = _run(clinic, "caseload", therapist)
+    table = at.dataframe[0].value
+    flags = table["Flag"].tolist()
+    assert flags[0] == "⚠ SAFETY"
+    # Safety flags first, then review, then the rest: the order never goes back up.
+    rank = {"⚠ SAFETY": 2, "△ review": 1, "": 0}
+    assert [rank[f] for f in flags] == sorted((rank[f] for f in flags), reverse=True)
+
+
+def test_therapist_pages_never_show_another_clinicians_patient(clinic, facts):
+    therapist = facts["therapists"][0]
+    own_names = {name for _, name, clin, _ in facts["patients"] if clin == therapist}
+    # Synthetic names repeat; a name shared with one of the therapist's own patients proves nothing.
+    others = [
+        (pid, name)
+        for pid, name, clin, _ in facts["patients"]
+        if clin != therapist and name not in own_names
+    ]
+    own_active = {pid for pid, _, clin, active in facts["patients"] if clin == therapist and active}
+    for page in ("caseload", "alerts"):
+        text = _rendered_text(_run(clinic, page, therapist))
+        leaked = [name for _, name in others if name and name in text]
+        assert leaked == []
+    table = _run(clinic, "caseload", therapist).dataframe[0].value
+    shown = set(table["Patient"])
+    assert shown <= {name for pid, name, _, _ in facts["patients"] if pid in own_active}
+    assert len(shown) >= 5
+
+
+def test_patient_query_parameter_for_someone_elses_patient_is_refused(clinic, facts):
+    therapist = facts["therapists"][0]
+    own_names = {name for _, name, clin, _ in facts["patients"] if clin == therapist}
+    other_id, other_name, _, _ = next(
+        p for p in facts["patients"] if p[2] != therapist and p[1] not in own_names
+    )
+    at = _run(clinic, "patient", therapist, patient=other_id)
+    assert "not on your active caseload" in at.error[0].value
+    assert other_name not in _rendered_text(at)
+
+
+def test_own_patient_page_shows_safety_first(clinic, facts):
+    therapist = facts["therapists"][0]
+    own = next(p[0] for p in facts["patients"] if p[2] == therapist and p[3])
+    at = _run(clinic, "patient", therapist, patient=own)
+    assert at.subheader[0].value == "Safety"
+
+
+@pytest.mark.parametrize(
+    ("role", "pages"), [("manager", ["clinic"]), ("researcher", ["models", "fairness"])]
+)
+def test_managers_and_researchers_never_see_names_or_message_text(clinic, facts, role, pages):
+    for page in pages:
+        text = _rendered_text(_run(clinic, page, facts["roles"][role]))
+        names = [name for _, name, _, _ in facts["patients"] if name and name in text]
+        assert names == []
+        ids = [pid for pid, _, _, _ in facts["patients"] if pid in text]
+        assert ids == []
+        assert [t for t in facts["texts"] if t in text] == []
+
+
+def test_session_state_cannot_grant_a_view_without_sign_in(clinic, facts, monkeypatch):
+    """Outside demo mode, an actor planted in session state is ignored: with no sign-in
+    configured the app shows set-up instructions and no patient data."""
+    from analytics.access import Actor, Role
+
+    monkeypatch.setenv("CASELOAD_DATA_DIR", str(clinic))
+    monkeypatch.delenv("CASELOAD_DEMO", raising=False)
+    at = AppTest.from_file(
+        str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=60
+    )
+    at.session_state["actor"] = Actor(
+        user="x", role=Role.THERAPIST, clinician_id=facts["therapists"][0]
+    )
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Sign-in is not configured"
+    assert not at.dataframe
+    text = _rendered_text(at)
+    assert [name for _, name, _, _ in facts["patients"] if name and name in text] == []
+
+
+def test_demo_identity_picker_only_in_demo_mode(clinic, facts, monkeypatch):
+    monkeypatch.setenv("CASELOAD_DATA_DIR", str(clinic))
+    monkeypatch.setenv("CASELOAD_DEMO", "1")
+    at = AppTest.from_file(
+        str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=60
+    )
+    at.run()
+    assert not at.exception
+    assert at.sidebar.selectbox[0].label == "Viewing as (demo)"
+    assert "Demo mode" in at.info[0].value
+    monkeypatch.delenv("CASELOAD_DEMO")
+    at = AppTest.from_file(
+        str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=60
+    )
+    at.run()
+    assert not at.sidebar.selectbox
+
+
+def test_empty_data_directory_shows_how_to_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("CASELOAD_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("CASELOAD_DEMO", "1")
+    load_settings(tmp_path / "empty")
+    at = AppTest.from_file(
+        str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=60
+    )
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Welcome to Caseload Insight"
+    assert "caseload ingest" in at.code[0].value
