@@ -23,9 +23,17 @@ def _frame(
 ) -> pl.DataFrame:
     cur = ctx.snapshot.cursor()  # a cursor per call: connections are not thread-safe
     try:
-        return cur.sql(sql, params=params or []).pl()
+        frame = cur.sql(sql, params=params or []).pl()
     finally:
         cur.close()
+    # Show instants in the clinic's own time zone, as the clinicians live them.
+    zone = ctx.settings.clinic_timezone
+    local = [
+        pl.col(name).dt.convert_time_zone(zone)
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+    ]
+    return frame.with_columns(local) if local else frame
 
 
 def _has_table(ctx: Context, name: str) -> bool:

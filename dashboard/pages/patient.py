@@ -106,13 +106,16 @@ def _scores(s) -> None:
             col.metric(name, "no score")
             continue
         change = s.get(f"{prefix}_change")
+        status = s.get(f"{prefix}_reliable_change") or "single assessment: no change yet"
         col.metric(
             name,
             f"{total} · {s[f'{prefix}_latest_band']}",
-            delta=None if change is None else f"{change:+d} since baseline",
-            delta_color="inverse",
-            help=f"{ARROWS.get(s.get(f'{prefix}_reliable_change') or '', '')} {s.get(f'{prefix}_reliable_change') or 'single assessment'}",
+            delta=None if not change else f"{change:+d} since baseline",
+            delta_color="inverse",  # for symptom scores, down is better
+            help=f"{ARROWS.get(status, '')} {status}".strip(),
         )
+        if change == 0:
+            col.caption("no change since baseline")
 
 
 def _risk_cards(ctx, actor, view) -> None:

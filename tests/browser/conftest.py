@@ -111,8 +111,55 @@ def demo_dir(tmp_path_factory) -> Path:
     return data
 
 
+PAYLOADS = {
+    "script": '<script>window.__pwned = 1; alert("x")</script> I have the pills ready tonight',
+    "img": '<img src=x onerror="window.__pwned=2"> i want to kill myself',
+    "markdown": "**bold** [click](javascript:alert(1)) # heading I am going to end my life tonight",
+}
+NOTE_PAYLOAD = "<b>note</b> <script>window.__pwned=3</script> **not bold**"
+
+
 @pytest.fixture(scope="session")
-def demo_server(demo_dir):
+def payload_patient(demo_dir) -> str:
+    """Plant HTML, script and markdown in messages and a note for one therapist's patient."""
+    import csv
+
+    from analytics.access import Context, actor_for_clinician
+    from analytics.settings import load_settings
+    from analytics.views import add_note, caseload
+
+    settings = load_settings(demo_dir)
+    ctx = Context.open(settings)
+    try:
+        therapist = ctx.snapshot.execute(
+            """SELECT clinician_id FROM clinicians WHERE role = 'therapist'
+               ORDER BY clinician_id LIMIT 1"""
+        ).fetchone()[0]
+        actor = actor_for_clinician(ctx, therapist)
+        patient_id = caseload(ctx, actor)["patient_id"][0]
+        as_of = ctx.snapshot.execute("SELECT as_of FROM snapshot_meta").fetchone()[0]
+        add_note(ctx, actor, patient_id, NOTE_PAYLOAD)
+    finally:
+        ctx.close()
+    path = demo_dir.parent / "messages_payloads.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["patient_id", "sent_at", "sender", "text"])
+        for i, text in enumerate(PAYLOADS.values()):
+            writer.writerow([patient_id, f"{as_of}T1{i}:00:00Z", "patient", text])
+    for verb in (["ingest", str(path)], ["refresh"]):
+        subprocess.run(
+            [sys.executable, "-m", "analytics.cli", *verb, "--data-dir", str(demo_dir)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    return patient_id
+
+
+@pytest.fixture(scope="session")
+def demo_server(demo_dir, payload_patient):
     proc, url = start_server(demo_dir)
     yield url
     proc.terminate()

@@ -101,3 +101,33 @@ def test_other_roles_pages(page, screenshots, who, pages):
             # no patient names on aggregate pages: none of the demo therapists' patient names
             assert "Patient P0" not in body
         shoot(page, screenshots, f"{who}-{title.lower()}")
+
+
+SCRIPT_TEXT = '<script>window.__pwned = 1; alert("x")</script>'
+NOTE_TEXT = "<b>note</b> <script>window.__pwned=3</script> **not bold**"
+
+
+def test_payloads_in_messages_and_notes_render_as_inert_text(
+    page, demo_server, payload_patient, screenshots
+):
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    view_as(page, "")
+    page.goto(f"{demo_server}/patient?patient={payload_patient}")
+    settle(page)
+    view_as(page, "")
+    assert_clean(page)
+    body = page.inner_text("body")
+    # The payloads appear literally, as text...
+    assert SCRIPT_TEXT in body
+    assert '<img src=x onerror="window.__pwned=2">' in body
+    assert "**bold** [click](javascript:alert(1))" in body
+    assert NOTE_TEXT in body
+    # ...and none of them did anything.
+    assert page.evaluate("() => window.__pwned === undefined")
+    assert dialogs == []
+    main = page.locator('[data-testid="stMain"]')
+    assert main.locator("img[src='x']").count() == 0
+    assert main.locator("a[href^='javascript']").count() == 0
+    assert main.locator("strong", has_text="not bold").count() == 0
+    shoot(page, screenshots, "therapist-patient-payloads")
