@@ -721,6 +721,7 @@ def ingest(
             if strict:
                 con.begin()
             for path, tbl, problem in planned:
+                started = time.perf_counter()
                 summary = _ingest_file(
                     con,
                     path,
@@ -731,6 +732,7 @@ def ingest(
                     strict=strict,
                     force=force,
                 )
+                summary.seconds = round(time.perf_counter() - started, 3)
                 result.files.append(summary)
                 if strict and (summary.status == "rejected" or summary.quarantined):
                     break
@@ -759,25 +761,6 @@ def _finish(
 
 
 def _ingest_file(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    table: Table | None,
-    problem: str | None,
-    *,
-    run_id: int,
-    settings: Settings,
-    strict: bool,
-    force: bool,
-) -> FileSummary:
-    started = time.perf_counter()
-    summary = _ingest_file_timed(
-        con, path, table, problem, run_id=run_id, settings=settings, strict=strict, force=force
-    )
-    summary.seconds = round(time.perf_counter() - started, 3)
-    return summary
-
-
-def _ingest_file_timed(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     table: Table | None,

@@ -115,3 +115,105 @@ def counts(settings: Settings) -> Callable[[], dict[str, int]]:
 def wh_query(settings: Settings) -> Callable[..., list[tuple]]:
     """Call with SQL (and params) to query the test's warehouse read-only, in UTC."""
     return lambda sql, params=None: query(settings, sql, params)
+
+
+# --- risk models: in-memory warehouses and a generated clinic ---------------------------
+
+
+@pytest.fixture
+def make_warehouse() -> Callable[..., duckdb.DuckDBPyConnection]:
+    """Call with {table: rows} to get an in-memory connection with a ``wh`` warehouse.
+
+    Rows are dicts (or a DataFrame) with contract column names; the connection's time zone
+    is UTC, so a timestamp's date is its UTC date.
+    """
+    import pandas as pd
+
+    from analytics.store import table_ddl
+
+    opened: list[duckdb.DuckDBPyConnection] = []
+
+    def _make(tables: dict[str, object]) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("ATTACH ':memory:' AS wh")
+        con.execute("USE wh")
+        for name in TABLES:
+            con.execute(table_ddl(name))
+        con.execute("USE memory")
+        for name, rows in tables.items():
+            frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+            if frame.empty:
+                continue
+            con.register("_rows", frame)
+            cols = ", ".join(f'"{c}"' for c in frame.columns)
+            con.execute(f'INSERT INTO wh."{name}" ({cols}) SELECT {cols} FROM _rows')
+            con.unregister("_rows")
+        opened.append(con)
+        return con
+
+    yield _make
+    for con in opened:
+        con.close()
+
+
+MODEL_CLINIC_SPEC = {"patients": 800, "days": 365, "seed": 0}
+
+
+@pytest.fixture(scope="session")
+def model_clinic(tmp_path_factory) -> Settings:
+    """A generated clinic (800 patients x 365 days, fixed end date) ingested once."""
+    from datetime import date
+
+    from analytics.ingest import ingest
+    from sample_data.generator import ClinicSpec, generate, write_clinic
+
+    root = tmp_path_factory.mktemp("model_clinic")
+    spec = ClinicSpec(**MODEL_CLINIC_SPEC, end_date=date(2026, 10, 31), mess=False)
+    data = root / "data"
+    data.mkdir()
+    (data / "settings.toml").write_text(f'clinic_timezone = "{spec.timezone}"\n')
+    write_clinic(generate(spec), root / "files", fmt="parquet")
+    settings = load_settings(data)
+    result = ingest([root / "files"], settings=settings)
+    assert result.exit_code == 0
+    return settings
+
+
+@pytest.fixture(scope="session")
+def trained_clinic(model_clinic):
+    """The generated clinic with both models trained: (settings, {model: TrainOutcome})."""
+    from analytics.training import train_models
+
+    outcomes = train_models(settings=model_clinic, resamples=200)
+    return model_clinic, {o.model: o for o in outcomes}
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory) -> Path:
+    """A small demo clinic built once per run the way a user builds one (read it, do not
+    change it: copy it first, as the browser tests do)."""
+    import subprocess
+    import sys
+
+    data = tmp_path_factory.mktemp("small-demo") / "demo"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analytics.cli",
+            "demo",
+            "--data-dir",
+            str(data),
+            "--no-serve",
+            "--patients",
+            "160",
+            "--days",
+            "200",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return data

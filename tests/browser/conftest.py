@@ -86,29 +86,11 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def demo_dir(tmp_path_factory) -> Path:
-    """A small demo clinic built the way a user builds one."""
-    data = tmp_path_factory.mktemp("browser") / "demo"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analytics.cli",
-            "demo",
-            "--data-dir",
-            str(data),
-            "--no-serve",
-            "--patients",
-            "160",
-            "--days",
-            "200",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    return data
+def demo_dir(small_demo, tmp_path_factory) -> Path:
+    """A copy of the shared demo clinic that these tests may change (alerts, payloads)."""
+    copy = tmp_path_factory.mktemp("browser") / "demo"
+    shutil.copytree(small_demo, copy)
+    return copy
 
 
 PAYLOADS = {

@@ -6,8 +6,6 @@ metrics; the chart builders have their own tests and the browser test sees the r
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -37,28 +35,8 @@ def _page_script(page: str, data_dir: str, clinician: str, patient: str | None) 
 
 
 @pytest.fixture(scope="module")
-def clinic(tmp_path_factory) -> Path:
-    data = tmp_path_factory.mktemp("apptest") / "demo"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "analytics.cli",
-            "demo",
-            "--data-dir",
-            str(data),
-            "--no-serve",
-            "--patients",
-            "160",
-            "--days",
-            "200",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    return data
+def clinic(small_demo) -> Path:
+    return small_demo
 
 
 @pytest.fixture(scope="module")
