@@ -238,6 +238,10 @@ def build_serving_tables(
                $counts AS warehouse_counts""",
         {**params, "contract": CONTRACT_VERSION, "counts": _json(counts)},
     )
+    # Risk scores, reasons and model cards (empty tables and a status when no model).
+    from analytics.scoring import score_snapshot
+
+    score_snapshot(con, settings=settings, as_of=as_of)
 
 
 def _json(value: dict[str, int]) -> str:

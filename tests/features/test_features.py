@@ -1,0 +1,336 @@
+"""As-of features: hand-computed answers on a tiny clinic, and no leakage from later data."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timedelta
+
+import hypothesis.strategies as st
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+
+from analytics.features import FEATURE_NAMES, FEATURES, build_features, weekly_as_of_dates
+
+D0 = date(2026, 1, 1)
+AS_OF = D0 + timedelta(days=69)  # day 69
+
+
+def _ts(day: int, hour: int = 9) -> datetime:
+    return datetime(2026, 1, 1, hour) + timedelta(days=day)
+
+
+def _clinic():
+    """p1 wears a device, checks in and completes questionnaires; p2 has only check-ins."""
+    patients = [
+        {"patient_id": "p1", "clinician_id": "c1", "enrolled_on": D0},
+        {"patient_id": "p2", "clinician_id": "c1", "enrolled_on": D0 + timedelta(days=60)},
+        # discharged before the as-of date: no row
+        {
+            "patient_id": "p3",
+            "clinician_id": "c1",
+            "enrolled_on": D0,
+            "discharged_on": D0 + timedelta(days=30),
+        },
+    ]
+    wear = []
+    # Baseline window = days 9..54 (15-60 days before day 69): 7 h of sleep on days 20..39.
+    for d in range(20, 40):
+        wear.append({"patient_id": "p1", "date": D0 + timedelta(days=d), "sleep_minutes": 420})
+    # Recent window = days 63..69: 5 h on days 65..69, and a steps-only short-wear day.
+    for d in range(65, 70):
+        wear.append({"patient_id": "p1", "date": D0 + timedelta(days=d), "sleep_minutes": 300})
+    wear.append(
+        {"patient_id": "p1", "date": D0 + timedelta(days=64), "steps": 900, "wear_minutes": 120}
+    )
+    checkins = [
+        {"patient_id": "p1", "checked_in_at": _ts(d), "mood": m}
+        for d, m in ((60, 6), (66, 4), (67, 5), (69, 3))
+    ] + [{"patient_id": "p2", "checked_in_at": _ts(68), "mood": 7}]
+    phq = [
+        {"patient_id": "p1", "completed_at": _ts(d), "instrument": "PHQ-9", **items}
+        for d, items in (
+            (41, {f"item_{i}": 1 for i in range(1, 10)}),  # 9
+            (55, {**{f"item_{i}": 1 for i in range(1, 9)}, "item_9": 0}),  # 8
+            (68, {**{f"item_{i}": 2 for i in range(1, 9)}, "item_9": 1}),  # 17
+        )
+    ]
+    messages = [
+        {
+            "message_id": "m1",
+            "patient_id": "p1",
+            "sent_at": _ts(62),
+            "sender": "patient",
+            "text": "x",
+            "sentiment": -0.5,
+            "crisis_level": "concern",
+        },
+        {
+            "message_id": "m2",
+            "patient_id": "p1",
+            "sent_at": _ts(63),
+            "sender": "clinician",
+            "text": "y",
+        },
+    ]
+    return {
+        "clinicians": [{"clinician_id": "c1", "display_name": "C", "site_id": "s"}],
+        "patients": patients,
+        "wearable_daily": wear,
+        "checkins": checkins,
+        "assessments": phq,
+        "messages": messages,
+    }
+
+
+def _rows(con, as_of=AS_OF) -> dict[str, dict]:
+    build_features(con, as_of=as_of)
+    frame = con.execute("SELECT * FROM features").df()
+    return {r["patient_id"]: r for r in frame.to_dict("records")}
+
+
+def test_hand_computed_features(make_warehouse):
+    rows = _rows(make_warehouse(_clinic()))
+    assert set(rows) == {"p1", "p2"}  # p3 was discharged
+    p1 = rows["p1"]
+    assert p1["sleep_7d"] == 5.0
+    assert p1["sleep_baseline"] == 7.0
+    assert p1["sleep_delta"] == -2.0
+    # The steps-only 2-hour export is not a wearable day and its steps are not counted.
+    assert math.isnan(p1["steps_7d"])
+    assert p1["wear_days_14d"] == 5
+    assert p1["mood_7d"] == 4.0 and math.isnan(p1["mood_baseline"])
+    assert p1["checkin_days_7d"] == 3 and p1["checkin_days_14d"] == 4
+    assert p1["days_since_checkin"] == 0
+    assert p1["phq9_latest"] == 17
+    assert p1["phq9_change_28d"] == 17 - 9  # PHQ-9s on days 41, 55, 68 are all within 28 days
+    assert p1["days_since_assessment"] == 1
+    assert p1["item9_latest"] == 1 and p1["item9_positive_90d"] == 2  # days 41 and 68
+    assert p1["messages_14d"] == 1  # only the patient's own messages
+    assert p1["days_since_message"] == 7
+    assert p1["sentiment_14d"] == -0.5 and p1["sentiment_available"] == 1
+    assert p1["flags_28d"] == 1
+    assert p1["days_in_care"] == 69
+    assert math.isnan(p1["no_show_rate_90d"])  # no appointments: missing, never 0
+    p2 = rows["p2"]
+    # No wearable, no questionnaire: missing, not 0.
+    assert math.isnan(p2["sleep_7d"]) and math.isnan(p2["phq9_latest"])
+    assert math.isnan(p2["days_since_assessment"]) and math.isnan(p2["days_since_message"])
+    assert p2["wear_days_14d"] == 0 and p2["sentiment_available"] == 0
+    assert p2["days_in_care"] == 9
+
+
+def test_every_feature_is_documented_and_built(make_warehouse):
+    con = make_warehouse(_clinic())
+    build_features(con, as_of=AS_OF)
+    cols = [r[0] for r in con.execute("DESCRIBE features").fetchall()]
+    assert cols == ["patient_id", "as_of", *FEATURE_NAMES]
+    for f in FEATURES:
+        assert f.label and f.unit and f.group and f.description and f.phrase, f.name
+
+
+def test_weekly_as_of_dates_are_sundays_after_four_weeks(make_warehouse):
+    con = make_warehouse(_clinic())
+    dates = weekly_as_of_dates(con)
+    assert dates and all(d.weekday() == 6 for d in dates)
+    first_data = D0 + timedelta(days=20)
+    assert dates[0] >= first_data + timedelta(days=28)
+    assert dates[-1] <= D0 + timedelta(days=69)
+
+
+# --- no leakage: anything after the as-of date leaves its features unchanged ------------
+
+_day = st.integers(0, 80)
+
+
+@st.composite
+def _clinic_and_changes(draw):
+    n = draw(st.integers(1, 3))
+    patients = [
+        {
+            "patient_id": f"p{i}",
+            "clinician_id": "c1",
+            "enrolled_on": D0 + timedelta(days=draw(st.integers(0, 30))),
+        }
+        for i in range(n)
+    ]
+    pid = st.sampled_from([p["patient_id"] for p in patients])
+    checkins = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "patient_id": pid,
+                    "checked_in_at": _day.map(_ts),
+                    "mood": st.integers(0, 10),
+                    "anxiety": st.one_of(st.none(), st.integers(0, 10)),
+                }
+            ),
+            max_size=40,
+            unique_by=lambda r: (r["patient_id"], r["checked_in_at"]),
+        )
+    )
+    wear = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "patient_id": pid,
+                    "date": _day.map(lambda d: D0 + timedelta(days=d)),
+                    "source": st.sampled_from(["a", "b"]),
+                    "sleep_minutes": st.one_of(st.none(), st.floats(60, 700)),
+                    "steps": st.one_of(st.none(), st.integers(0, 20000)),
+                    "hrv_rmssd_ms": st.one_of(st.none(), st.floats(5, 120)),
+                    "wear_minutes": st.one_of(st.none(), st.floats(0, 1440)),
+                }
+            ),
+            max_size=40,
+            unique_by=lambda r: (r["patient_id"], r["date"], r["source"]),
+        )
+    )
+    assessments = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "patient_id": pid,
+                    "completed_at": _day.map(_ts),
+                    "instrument": st.just("PHQ-9"),
+                    **{f"item_{i}": st.integers(0, 3) for i in range(1, 10)},
+                }
+            ),
+            max_size=10,
+            unique_by=lambda r: (r["patient_id"], r["completed_at"]),
+        )
+    )
+    messages = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "patient_id": pid,
+                    "sent_at": _day.map(lambda d: _ts(d, 20)),
+                    "sender": st.sampled_from(["patient", "clinician"]),
+                    "text": st.just("t"),
+                    "sentiment": st.one_of(st.none(), st.floats(-1, 1)),
+                    "crisis_level": st.sampled_from([None, "none", "concern", "crisis"]),
+                }
+            ),
+            max_size=15,
+        )
+    )
+    for i, m in enumerate(messages):
+        m["message_id"] = f"m{i}"
+    appointments = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "patient_id": pid,
+                    "scheduled_at": _day.map(lambda d: _ts(d, 14)),
+                    "status": st.sampled_from(["attended", "no_show", "cancelled", "scheduled"]),
+                }
+            ),
+            max_size=10,
+            unique_by=lambda r: (r["patient_id"], r["scheduled_at"]),
+        )
+    )
+    events = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "patient_id": pid,
+                    "occurred_at": _day.map(lambda d: _ts(d, 11)),
+                    "kind": st.sampled_from(["relapse", "crisis_contact", "other"]),
+                }
+            ),
+            max_size=5,
+            unique_by=lambda r: (r["patient_id"], r["occurred_at"], r["kind"]),
+        )
+    )
+    as_of = D0 + timedelta(days=draw(st.integers(30, 75)))
+    tables = {
+        "clinicians": [{"clinician_id": "c1", "display_name": "C", "site_id": "s"}],
+        "patients": patients,
+        "checkins": checkins,
+        "wearable_daily": wear,
+        "assessments": assessments,
+        "messages": messages,
+        "appointments": appointments,
+        "events": events,
+    }
+    # The change: for every table, drop or alter some rows dated after the as-of date, and
+    # add new ones after it; discharge dates after it may move.
+    seed = draw(st.integers(0, 2**31 - 1))
+    return tables, as_of, seed
+
+
+_DATE_COLUMN = {
+    "checkins": "checked_in_at",
+    "wearable_daily": "date",
+    "assessments": "completed_at",
+    "messages": "sent_at",
+    "appointments": "scheduled_at",
+    "events": "occurred_at",
+}
+
+
+def _local_date(value) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _mutate(tables: dict, as_of: date, seed: int) -> dict:
+    import random
+
+    rng = random.Random(seed)
+    out = {"clinicians": tables["clinicians"]}
+    out["patients"] = [dict(p) for p in tables["patients"]]
+    for p in out["patients"]:
+        if rng.random() < 0.5:
+            p["discharged_on"] = as_of + timedelta(days=rng.randint(1, 10))
+    for name, col in _DATE_COLUMN.items():
+        rows = []
+        for r in tables[name]:
+            if _local_date(r[col]) <= as_of:
+                rows.append(r)
+            elif rng.random() < 0.5:  # keep it, altered; else delete it
+                r = dict(r)
+                for key, value in r.items():
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        if key.startswith("item_"):
+                            r[key] = 3 - value
+                        elif key in ("mood", "anxiety"):
+                            r[key] = 10 - value
+                        elif key in ("sentiment",):
+                            r[key] = -value
+                rows.append(r)
+        # A new row after the as-of date for the first patient.
+        later = as_of + timedelta(days=rng.randint(1, 5))
+        template = next(iter(tables[name]), None)
+        if template is not None:
+            new = dict(template)
+            new[col] = later if name == "wearable_daily" else _ts((later - D0).days, 23)
+            if name == "messages":
+                new["message_id"] = "m-new"
+            if name == "wearable_daily":
+                new["source"] = "new-source"
+            rows.append(new)
+        out[name] = rows
+    return out
+
+
+def _frame(tables: dict) -> dict:
+    return {k: pd.DataFrame(v) for k, v in tables.items() if v}
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(_clinic_and_changes())
+def test_no_leakage_from_data_after_the_as_of_date(make_warehouse, case):
+    tables, as_of, seed = case
+    later_date = as_of + timedelta(days=14)  # a later as-of date extends the calendar too
+    before = make_warehouse(_frame(tables))
+    after = make_warehouse(_frame(_mutate(tables, as_of, seed)))
+    for con in (before, after):
+        build_features(con, as_of=[as_of, later_date])
+    query = "SELECT * FROM features WHERE as_of = ? ORDER BY patient_id"
+    a = before.execute(query, [as_of]).df()
+    b = after.execute(query, [as_of]).df()
+    pd.testing.assert_frame_equal(a, b)

@@ -1,0 +1,136 @@
+"""Scoring at refresh: tables always exist, every active patient is scored with reasons,
+and the predictions export is recorded in the audit trail."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from analytics import audit
+from analytics.cli import main
+from analytics.pipeline import refresh
+from analytics.scoring import tiers
+from analytics.store import DataDir, open_snapshot, open_workspace
+
+TABLES = (
+    "predictions",
+    "explanations",
+    "model_metrics",
+    "global_importance",
+    "shap_dependence",
+    "model_cards",
+    "model_status",
+)
+
+
+def test_tiers_from_thresholds():
+    got = tiers([0.05, 0.2, 0.3, 0.9], {"high": 0.3, "medium": 0.2})
+    assert got.tolist() == ["low", "medium", "high", "high"]
+
+
+def test_refresh_without_models_has_empty_tables_and_says_why(base_clinic, write_csv):
+    from analytics.ingest import ingest
+
+    ingest(
+        [
+            write_csv(
+                "checkins.csv",
+                [{"patient_id": "p1", "checked_in_at": "2026-03-01T09:00:00Z", "mood": 5}],
+            )
+        ],
+        settings=base_clinic,
+    )
+    refresh(settings=base_clinic)
+    _, con = open_snapshot(DataDir(base_clinic.data_dir), settings=base_clinic)
+    try:
+        for table in TABLES[:-1]:
+            assert con.execute(f"SELECT count(*) FROM {table}").fetchall() == [(0,)]
+        status = con.execute(
+            "SELECT model, status, message FROM model_status ORDER BY 1"
+        ).fetchall()
+        assert [(m, s) for m, s, _ in status] == [
+            ("engagement_drop", "not trained"),
+            ("relapse_risk", "not trained"),
+        ]
+        assert all("caseload train" in msg for *_, msg in status)
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def scored(trained_clinic):
+    settings, outcomes = trained_clinic
+    result = refresh(settings=settings)
+    return settings, outcomes, result
+
+
+@pytest.mark.slow
+def test_every_active_patient_is_scored_with_reasons(scored):
+    settings, outcomes, result = scored
+    _, con = open_snapshot(DataDir(settings.data_dir), settings=settings)
+    try:
+        for model, outcome in outcomes.items():
+            rows = con.execute(
+                """SELECT count(*), count(DISTINCT patient_id), count(probability),
+                          count(*) FILTER (WHERE tier = 'high'), min(version), max(version),
+                          count(*) FILTER (WHERE tier = 'high' AND top_reason IS NULL)
+                   FROM predictions WHERE model = ?""",
+                [model],
+            ).fetchall()[0]
+            n, distinct, with_p, high, vmin, vmax, high_without_reason = rows
+            assert n == distinct == result.active_patients
+            assert vmin == vmax == outcome.version
+            assert 0 < high < n and high_without_reason == 0
+            if model == "relapse_risk":
+                assert with_p == n
+            expl = con.execute(
+                """SELECT count(DISTINCT patient_id) FROM explanations WHERE model = ?""", [model]
+            ).fetchall()[0][0]
+            assert expl == with_p
+        notes = con.execute(
+            "SELECT count(coverage_note) FROM predictions WHERE coverage_note LIKE 'Thin inputs:%'"
+        ).fetchall()[0][0]
+        assert notes > 0
+        status = con.execute("SELECT DISTINCT status FROM model_status").fetchall()
+        assert status == [("ok",)]
+        for table in TABLES:
+            assert con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] > 0
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_predictions_export_is_audited_without_patient_ids(scored, tmp_path, capsys):
+    settings, _, _ = scored
+    out = tmp_path / "scores.csv"
+    data = str(settings.data_dir)
+    assert (
+        main(["predictions", "--data-dir", data, "--model", "relapse_risk", "--out", str(out)]) == 0
+    )
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and set(rows[0]) == {
+        "patient_id",
+        "model",
+        "version",
+        "as_of",
+        "probability",
+        "tier",
+        "top_reason",
+    }
+    assert {r["model"] for r in rows} == {"relapse_risk"}
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    assert main(["predictions", "--data-dir", data, "--format", "json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert {r["model"] for r in exported} == {"relapse_risk", "engagement_drop"}
+    ws = open_workspace(DataDir(settings.data_dir))
+    try:
+        entries = [e for e in audit.entries(ws) if e.action == "export_predictions"]
+    finally:
+        ws.close()
+    assert [json.loads(e.detail)["rows"] for e in entries] == [len(rows), len(exported)]
+    ids = {r["patient_id"] for r in exported}
+    for e in entries:
+        assert not any(pid in (e.detail or "") + (e.target or "") for pid in ids)
