@@ -199,6 +199,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"ingested {len(result.files)} files: {stored:,} rows stored, {quarantined:,} quarantined "
             "(the demo plants realistic mistakes; see `caseload quarantine`)"
         )
+        _demo_train(settings)
         refreshed = refresh(settings=settings)
         print(
             f"published a snapshot as of {refreshed.as_of}: {refreshed.patients:,} patients, "
@@ -354,6 +355,159 @@ def _record_audit(args: argparse.Namespace, settings: Settings, result, fmt: str
         ws.close()
 
 
+# --- models: train and export ---------------------------------------------------------
+
+
+def _demo_train(settings: Settings) -> None:
+    from analytics.training import train_models
+
+    started = time.perf_counter()
+    for outcome in train_models(settings=settings):
+        if outcome.status == "ok":
+            print(f"trained {outcome.model} {outcome.version}{_auroc_line(outcome)}")
+        else:
+            print(f"did not train {outcome.model}: {outcome.message}")
+    print(f"models trained in {time.perf_counter() - started:.1f} s")
+
+
+def _auroc_line(outcome) -> str:
+    if outcome.trained is None:
+        return ""
+    parts = []
+    for e in outcome.trained.evaluations:
+        m = e.get("auroc")
+        parts.append(f"{e.method} {m.estimate:.3f} ({m.ci_low:.3f}-{m.ci_high:.3f})")
+    return ": held-out AUROC " + ", ".join(parts)
+
+
+def _outcome_json(outcome) -> dict:
+    out = {"model": outcome.model, "status": outcome.status, "message": outcome.message}
+    t = outcome.trained
+    if t is None:
+        return out
+    from analytics.registry import metrics_frame
+
+    out.update(
+        version=outcome.version,
+        path=str(outcome.path),
+        data_end=str(t.data_end),
+        periods={k: str(v) for k, v in vars(t.split).items()},
+        counts=t.counts,
+        metrics=metrics_frame(t.evaluations).to_dict("records"),
+        thresholds=t.thresholds,
+        top_features=t.importance.head(10).to_dict("records"),
+    )
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from analytics.labels import MODELS
+    from analytics.training import train_models
+
+    settings = _settings(args)
+    models = tuple(MODELS) if args.model == "all" else (args.model,)
+    started = time.perf_counter()
+    outcomes = train_models(settings=settings, models=models, seed=args.seed)
+    if args.json:
+        print(json.dumps([_outcome_json(o) for o in outcomes], indent=2, default=str))
+    else:
+        for o in outcomes:
+            if o.status == "ok":
+                print(f"{o.model} {o.version}{_auroc_line(o)}")
+                print(f"    model card: {o.path / 'model_card.md'}")
+            else:
+                _err(o.message)
+        print(f"trained in {time.perf_counter() - started:.1f} s; run `caseload refresh` to score")
+    return EXIT_OK if all(o.status == "ok" for o in outcomes) else EXIT_FAILED
+
+
+PREDICTION_COLUMNS = (
+    "patient_id",
+    "model",
+    "version",
+    "as_of",
+    "probability",
+    "tier",
+    "top_reason",
+)
+
+
+def cmd_predictions(args: argparse.Namespace) -> int:
+    import csv
+    import getpass
+
+    from analytics import audit
+    from analytics.store import DataDir, open_snapshot, open_workspace
+
+    settings = _settings(args)
+    data_dir = DataDir(settings.data_dir)
+    fmt = args.format or ("json" if args.out and args.out.endswith(".json") else "csv")
+    info, con = open_snapshot(data_dir, settings=settings)
+    try:
+        where = "WHERE model = $model" if args.model else ""
+        rel = con.execute(
+            f"""SELECT {", ".join(PREDICTION_COLUMNS)} FROM predictions {where}
+                ORDER BY model, patient_id""",
+            {"model": args.model} if args.model else {},
+        )
+        rows = rel.fetchall()
+    finally:
+        con.close()
+    records = [
+        {
+            k: (v.isoformat() if isinstance(v, date) else v)
+            for k, v in zip(PREDICTION_COLUMNS, r, strict=True)
+        }
+        for r in rows
+    ]
+    ws = open_workspace(data_dir)
+    try:
+        # Recorded before anything is written: an export of patient data is an access.
+        audit.record(
+            ws,
+            audit.audit_key(data_dir.root),
+            actor=f"cli:{getpass.getuser()}",
+            role="cli",
+            action="export_predictions",
+            target=f"snapshot {info.snapshot_id}",
+            detail=json.dumps(
+                {
+                    "rows": len(records),
+                    "model": args.model or "all",
+                    "format": fmt,
+                    "out": Path(args.out).name if args.out else "stdout",
+                },
+                sort_keys=True,
+            ),
+        )
+    finally:
+        ws.close()
+
+    def write(out) -> None:
+        if fmt == "json":
+            json.dump(records, out, indent=2)
+            out.write("\n")
+        else:
+            writer = csv.DictWriter(out, fieldnames=PREDICTION_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(records)
+
+    if not args.out:
+        try:
+            write(sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:  # e.g. piped into `head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    # Owner-only from the moment it exists: it holds patient ids and risk scores.
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(args.out, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        write(out)
+    print(f"wrote {len(records):,} predictions to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
 # --- the parser ------------------------------------------------------------------------
 
 
@@ -431,6 +585,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("json", "csv", "html"), help="default: from --out")
     p.add_argument("--out", metavar="PATH", help="write the report here (owner-only)")
 
+    p = verb("train", "Train and evaluate the risk models; register them with cards.", cmd_train)
+    p.add_argument("--model", choices=("relapse_risk", "engagement_drop", "all"), default="all")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same metrics)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = verb("predictions", "Export the current risk predictions.", cmd_predictions)
+    p.add_argument("--model", choices=("relapse_risk", "engagement_drop"), help="default: all")
+    p.add_argument("--format", choices=("csv", "json"), help="default: from --out, else csv")
+    p.add_argument("--out", metavar="FILE", help="write here (owner-only; default: stdout)")
+
     p = verb("sample-data", "Write a synthetic clinic as contract files.", cmd_sample_data)
     p.add_argument("--patients", type=int, default=300)
     p.add_argument("--days", type=int, default=300)
@@ -440,8 +604,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clean", action="store_true", help="no planted mess (all rows valid)")
 
     p = verb("demo", "Build a demo clinic in a fresh data directory.", cmd_demo)
-    p.add_argument("--patients", type=int, default=300)
-    p.add_argument("--days", type=int, default=300)
+    # Big enough for both risk models to have 30+ positive labels in training and test.
+    p.add_argument("--patients", type=int, default=2000)
+    p.add_argument("--days", type=int, default=365)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rebuild", action="store_true", help="start again from scratch")
     p.add_argument("--port", type=int, help="port for the app (default: a free one)")

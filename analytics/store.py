@@ -205,7 +205,8 @@ class SnapshotInfo:
 def new_snapshot_path(data_dir: DataDir) -> tuple[str, Path]:
     """A fresh, unpublished snapshot file to build into."""
     data_dir.ensure()
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    # Microseconds, so names sort in publish order even for refreshes within a second.
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     snapshot_id = f"{stamp}-{secrets.token_hex(3)}"
     return snapshot_id, data_dir.snapshots / f".building-{snapshot_id}.duckdb"
 
