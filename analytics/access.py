@@ -18,7 +18,7 @@ from enum import StrEnum
 import duckdb
 
 from analytics import audit
-from analytics.keys import keyed_hash, load_key
+from analytics.keys import clinician_pseudonym, patient_pseudonym, pseudonym_key
 from analytics.settings import Settings
 from analytics.store import DataDir, open_snapshot, open_workspace
 
@@ -68,7 +68,7 @@ class Context:
             settings=settings,
             snapshot=snapshot,
             workspace=open_workspace(data_dir),
-            pseudonym_key=load_key(data_dir.root / "pseudonym.key"),
+            pseudonym_key=pseudonym_key(data_dir.root),
             audit_key=audit.audit_key(data_dir.root),
             snapshot_id=info.snapshot_id,
         )
@@ -79,10 +79,10 @@ class Context:
 
     def pseudonym(self, patient_id: str) -> str:
         """The patient's pseudonymous key (stable for this data directory)."""
-        return keyed_hash(self.pseudonym_key, f"patient:{patient_id}", prefix="P-")
+        return patient_pseudonym(self.pseudonym_key, patient_id)
 
     def clinician_pseudonym(self, clinician_id: str) -> str:
-        return keyed_hash(self.pseudonym_key, f"clinician:{clinician_id}", prefix="C-", length=10)
+        return clinician_pseudonym(self.pseudonym_key, clinician_id)
 
     def record(
         self,

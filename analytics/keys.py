@@ -38,3 +38,18 @@ def keyed_hash(key: bytes, value: str, *, prefix: str = "", length: int = 16) ->
     """A stable pseudonym for ``value``: HMAC-SHA256, hex, truncated, with a prefix."""
     digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
     return prefix + digest[:length]
+
+
+def patient_pseudonym(key: bytes, patient_id: str) -> str:
+    """The pseudonymous key a patient is known by outside their care team."""
+    return keyed_hash(key, f"patient:{patient_id}", prefix="P-")
+
+
+def clinician_pseudonym(key: bytes, clinician_id: str) -> str:
+    """The pseudonymous key a clinician is known by in aggregates and exports."""
+    return keyed_hash(key, f"clinician:{clinician_id}", prefix="C-", length=10)
+
+
+def pseudonym_key(root: Path) -> bytes:
+    """The data directory's pseudonym key (created on first use, never exported)."""
+    return load_key(root / "pseudonym.key")

@@ -197,6 +197,22 @@ def save(data_dir: DataDir, trained, *, settings: Settings) -> tuple[str, Path]:
     return version, path
 
 
+DRIFT_FEATURES = 6  # top features by importance shown in the drift chart
+
+
+def save_reports(path: Path, trained, frame: pd.DataFrame, *, settings: Settings) -> None:
+    """Evaluation curves and feature drift beside a saved model, for the Models page."""
+    from analytics.curves import evaluation_curves, feature_drift
+
+    curves = evaluation_curves(trained.heldout, min_bin_rows=settings.min_cell_size)
+    curves.insert(0, "model", trained.name)
+    curves.to_parquet(path / "curves.parquet", index=False)
+    top = trained.importance.sort_values("rank")["feature"].head(DRIFT_FEATURES).tolist()
+    drift = feature_drift(frame[frame[f"eligible_{trained.name}"].astype(bool)], top)
+    drift.insert(0, "model", trained.name)
+    drift.to_parquet(path / "drift.parquet", index=False)
+
+
 def metrics_frame(evaluations) -> pd.DataFrame:
     """One row per (method, metric): estimate and 95% interval."""
     return pd.DataFrame(

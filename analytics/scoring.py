@@ -62,6 +62,9 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS model_cards (model VARCHAR, version VARCHAR, markdown VARCHAR)",
     """CREATE TABLE IF NOT EXISTS model_status (model VARCHAR, status VARCHAR,
         version VARCHAR, message VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS model_curves (model VARCHAR, method VARCHAR, curve VARCHAR,
+        x DOUBLE, y DOUBLE)""",
+    "CREATE TABLE IF NOT EXISTS feature_drift (model VARCHAR, feature VARCHAR, week DATE, mean DOUBLE)",
 )
 
 
@@ -209,6 +212,9 @@ def _copy_artefacts(con, model) -> None:
     _insert(con, "model_metrics", metrics)
     _insert(con, "global_importance", pd.read_parquet(path / "importance.parquet"))
     _insert(con, "shap_dependence", pd.read_parquet(path / "dependence.parquet"))
+    for table, file in (("model_curves", "curves.parquet"), ("feature_drift", "drift.parquet")):
+        if (path / file).is_file():  # models trained before these reports existed have none
+            _insert(con, table, pd.read_parquet(path / file))
     markdown = (path / "model_card.md").read_text(encoding="utf-8")
     _insert(
         con,

@@ -242,6 +242,10 @@ def build_serving_tables(
     from analytics.scoring import score_snapshot
 
     score_snapshot(con, settings=settings, as_of=as_of)
+    # Bias audits of the current models' held-out predictions, for the Fairness page.
+    from analytics.model_audits import store_model_audits
+
+    store_model_audits(con, settings=settings)
 
 
 def _json(value: dict[str, int]) -> str:

@@ -505,6 +505,7 @@ def train_models(
                 outcomes.append(TrainOutcome(name, "refused", str(exc)))
                 continue
             version, path = registry.save(data_dir, trained, settings=settings)
+            registry.save_reports(path, trained, data.frame, settings=settings)
             outcomes.append(
                 TrainOutcome(
                     name, "ok", f"{name} {version} saved to {path}", version, path, trained

@@ -372,25 +372,118 @@ def dependence_chart(points: pl.DataFrame, *, feature: str) -> go.Figure:
 
 
 def drift_chart(drift: pl.DataFrame) -> go.Figure:
-    """Weekly mean of each top feature, scaled to its own first-week value = 100."""
-    fig = go.Figure()
-    styles = list(OKABE_ITO)
-    for i, feature in enumerate(drift["feature"].unique(maintain_order=True).to_list()):
+    """Weekly mean of each top feature in its own small panel and units, so a slope near
+    zero and a step count can both be read."""
+    from plotly.subplots import make_subplots
+
+    features = drift["feature"].unique(maintain_order=True).to_list()
+    cols = 3
+    rows = max(1, -(-len(features) // cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=features, vertical_spacing=0.18)
+    for i, feature in enumerate(features):
         part = drift.filter(pl.col("feature") == feature).sort("week")
-        first = next((v for v in part["mean"].to_list() if v), None)
-        if not first:
+        fig.add_trace(
+            go.Scatter(x=part["week"].to_list(), y=part["mean"].to_list(), mode="lines+markers",
+                       name=feature, showlegend=False, line={"color": OKABE_ITO["blue"]},
+                       marker={"size": 3}),
+            row=i // cols + 1, col=i % cols + 1,
+        )
+    fig.update_layout(hovermode="closest")
+    return _layout(fig, title="Feature drift: weekly mean of the top features", y_title="", height=220 * rows + 60)
+
+
+# --- fairness -----------------------------------------------------------------------
+
+FLAG_STYLE = {
+    "disparity": ("vermillion", "diamond", "disparity"),
+    "uncertain": ("orange", "circle-open", "uncertain (interval includes parity)"),
+    "ok": ("blue", "circle", "within band"),
+    "undefined": ("black", "x", "undefined"),
+}
+
+
+def disparity_chart(
+    disparities: pl.DataFrame, *, band: tuple[float, float] = (0.8, 1.25)
+) -> go.Figure:
+    """Ratio to the reference group with 95% intervals, per group and metric, on the
+    0.8-1.25 band. Flags differ by marker and legend label, not only colour."""
+    fig = go.Figure()
+    rows = disparities.filter(pl.col("ratio").is_not_null())
+    labels = [
+        f"{g} · {m}" for g, m in zip(rows["group"].to_list(), rows["metric"].to_list(), strict=True)
+    ]
+    fig.add_vrect(
+        x0=band[0],
+        x1=band[1],
+        fillcolor=OKABE_ITO["green"],
+        opacity=0.12,
+        line_width=0,
+        annotation_text=f"{band[0]}–{band[1]} band",
+        annotation_position="top left",
+    )
+    fig.add_vline(x=1.0, line_color=OKABE_ITO["black"], line_width=1)
+    for flag, (colour, symbol, name) in FLAG_STYLE.items():
+        part = rows.with_row_index("i").filter(pl.col("flag") == flag)
+        if part.is_empty():
             continue
+        ratio = part["ratio"].to_list()
         fig.add_trace(
             go.Scatter(
-                x=part["week"].to_list(),
-                y=[None if v is None else 100 * v / first for v in part["mean"].to_list()],
-                name=feature,
-                mode="lines+markers",
-                line={
-                    "color": OKABE_ITO[styles[i % len(styles)]],
-                    "dash": ["solid", "dash", "dot", "dashdot"][i % 4],
+                x=ratio,
+                y=[labels[i] for i in part["i"].to_list()],
+                mode="markers",
+                name=name,
+                marker={"color": OKABE_ITO[colour], "symbol": symbol, "size": 10},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [
+                        (h - r) if h is not None else 0
+                        for h, r in zip(part["ratio_high"].to_list(), ratio, strict=True)
+                    ],
+                    "arrayminus": [
+                        (r - lo) if lo is not None else 0
+                        for lo, r in zip(part["ratio_low"].to_list(), ratio, strict=True)
+                    ],
                 },
-                marker={"symbol": ["circle", "square", "diamond", "triangle-up", "x"][i % 5]},
             )
         )
-    return _layout(fig, title="Feature drift (first week = 100)", y_title="index", height=320)
+    fig.update_xaxes(type="log", title="ratio to reference (log scale)")
+    fig.update_layout(hovermode="closest")
+    return _layout(
+        fig,
+        title="Disparity against the reference group",
+        y_title="",
+        height=max(300, 22 * len(labels) + 120),
+    )
+
+
+def group_calibration_chart(calibration: pl.DataFrame) -> go.Figure:
+    """Observed rate against mean predicted probability, one marked line per group."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            name="perfect calibration",
+            line={"color": "#999999", "dash": "dot", "width": 1},
+        )
+    )
+    colours = ["blue", "orange", "green", "vermillion", "purple", "sky", "black"]
+    symbols = ["circle", "square", "diamond", "triangle-up", "x", "star", "cross"]
+    for i, group in enumerate(calibration["group"].unique(maintain_order=True).to_list()):
+        part = calibration.filter(pl.col("group") == group).sort("mean_predicted")
+        fig.add_trace(
+            go.Scatter(
+                x=part["mean_predicted"].to_list(),
+                y=part["observed"].to_list(),
+                name=group,
+                mode="lines+markers",
+                line={"color": OKABE_ITO[colours[i % len(colours)]]},
+                marker={"symbol": symbols[i % len(symbols)], "size": 8},
+            )
+        )
+    fig.update_xaxes(range=[0, 1], title="mean predicted probability")
+    fig.update_yaxes(range=[0, 1])
+    return _layout(fig, title="Calibration by group", y_title="observed rate", height=340)

@@ -16,7 +16,7 @@ import streamlit as st
 
 from analytics import audit
 from analytics.access import Actor, Context, UnknownUser, actor_for_clinician, actor_for_email
-from analytics.keys import load_key
+from analytics.keys import pseudonym_key
 from analytics.settings import Settings, load_settings
 from analytics.store import DataDir, connect, current_snapshot, open_workspace
 
@@ -56,7 +56,7 @@ def context() -> Context | None:
         settings=s,
         snapshot=shared.cursor(),
         workspace=st.session_state["workspace"],
-        pseudonym_key=load_key(data_dir.root / "pseudonym.key"),
+        pseudonym_key=pseudonym_key(data_dir.root),
         audit_key=audit.audit_key(data_dir.root),
         snapshot_id=info.snapshot_id,
     )
@@ -97,3 +97,34 @@ def demo_actor(ctx: Context) -> Actor:
         help="Demo mode only: pick whose view to see. A real clinic signs in instead.",
     )
     return actor_for_clinician(ctx, chosen)
+
+
+@st.cache_data(show_spinner="Auditing...", max_entries=32)
+def _fairness_audit(
+    snapshot_id: str,
+    _ctx: Context,
+    _actor: Actor,
+    model: str,
+    attributes: tuple[str, ...],
+    budget: float,
+    reference: str | None,
+):
+    from analytics import views
+
+    return views.fairness_audit(
+        _ctx, _actor, model=model, attributes=attributes, budget=budget, reference=reference
+    )
+
+
+def fairness_audit(
+    ctx: Context,
+    actor: Actor,
+    *,
+    model: str,
+    attributes: tuple[str, ...],
+    budget: float,
+    reference: str | None,
+):
+    """A bias audit, cached per snapshot and options. The caller has already passed the
+    researcher check (``views.fairness_options``) in this run; the audit is aggregate."""
+    return _fairness_audit(ctx.snapshot_id, ctx, actor, model, attributes, budget, reference)

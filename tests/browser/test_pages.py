@@ -9,14 +9,20 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-def settle(page, *, timeout: int = 30_000) -> None:
-    """Wait until Streamlit has finished running the script for this page."""
+RUNNING = (
+    "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    " && !document.querySelector('[data-testid=\"stSpinner\"]')"
+)
+
+
+def settle(page, *, timeout: int = 60_000) -> None:
+    """Wait until Streamlit has finished running the script for this page: no running
+    indicator and no spinner on two looks 400 ms apart."""
     page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=timeout)
+    for _ in range(2):
+        page.wait_for_timeout(400)
+        page.wait_for_function(RUNNING, timeout=timeout)
     page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
-    )
-    page.wait_for_timeout(500)
 
 
 def assert_clean(page) -> None:
