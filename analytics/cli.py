@@ -508,6 +508,40 @@ def cmd_predictions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """``caseload export research``: the de-identified research export."""
+    import getpass
+
+    from analytics.access import AccessDenied, Actor, Context, Role, UnknownUser, actor_for_email
+    from analytics.export import OutputNotEmpty, export_research
+
+    settings = _settings(args)
+    if args.as_email:
+        ctx = Context.open(settings)
+        try:
+            actor = actor_for_email(ctx, args.as_email)
+        except UnknownUser as exc:
+            _err(str(exc))
+            return EXIT_BAD_INPUT
+        finally:
+            ctx.close()
+    else:
+        # The operator of the CLI can read the data directory anyway: an admin.
+        actor = Actor(user=f"cli:{getpass.getuser()}", role=Role.ADMIN)
+    try:
+        result = export_research(settings=settings, out_dir=args.out, actor=actor)
+    except OutputNotEmpty as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    except AccessDenied as exc:
+        _err(f"{exc} (the attempt was recorded)")
+        return EXIT_FAILED
+    counts = ", ".join(f"{name} {n:,}" for name, n in result.rows.items())
+    print(f"wrote the research export to {result.out_dir} (owner-only): {counts} rows")
+    print(f"    manifest: {result.manifest}")
+    return EXIT_OK
+
+
 # --- the parser ------------------------------------------------------------------------
 
 
@@ -594,6 +628,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=("relapse_risk", "engagement_drop"), help="default: all")
     p.add_argument("--format", choices=("csv", "json"), help="default: from --out, else csv")
     p.add_argument("--out", metavar="FILE", help="write here (owner-only; default: stdout)")
+
+    p = verb("export", "Write a de-identified research export.", cmd_export)
+    p.add_argument("what", choices=("research",), help="what to export")
+    p.add_argument("--out", required=True, metavar="DIR", help="a new or empty directory")
+    p.add_argument("--as", dest="as_email", metavar="EMAIL", help="run as this signed-in user")
 
     p = verb("sample-data", "Write a synthetic clinic as contract files.", cmd_sample_data)
     p.add_argument("--patients", type=int, default=300)

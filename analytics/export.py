@@ -1,0 +1,605 @@
+"""The de-identified research export: ``caseload export research --out DIR``.
+
+One public function, :func:`export_research`, for an admin or researcher actor (anyone
+else is refused, and the refusal is audited). It writes, into a new owner-only directory
+(0700, every file 0600), one Parquet file per table and a ``manifest.json``:
+
+- ``patients.parquet``: one row per patient enrolled by the end of the data.
+- ``features.parquet``: the weekly as-of model features (:mod:`analytics.features`).
+- ``labels.parquet``: the model labels for the same rows (:mod:`analytics.labels`).
+- ``predictions.parquet``: the held-out test predictions of the current models.
+- ``aggregates.parquet``: patient counts by group and outcome, small cells suppressed.
+- ``manifest.json``: versions, row counts, every column described, what was removed and
+  why, and the residual risks.
+
+Parquet (not CSV) because it keeps types: a missing value stays missing and a count stays
+an integer. Every column is a number, a boolean, a pseudonym, a category or a note this
+module writes; there is no date, timestamp or free-text column anywhere.
+
+De-identification, in brief (the manifest says the same in full):
+
+- Patient, clinician and site ids become keyed pseudonyms (``P-``, ``C-``, ``S-``): the
+  HMAC key is ``pseudonym.key`` in the data directory, the same key the dashboard's
+  research views use, so keys match the dashboard; the key is never exported.
+- Names, emails and all free text (messages, check-in and event notes, clinical notes,
+  generated reasons) are left out; raw streams are exported only as weekly features.
+- Dates become days since the patient's enrolment. The export date is not recorded.
+- Birth year becomes a ten-year age band at enrolment (``90+`` together, ``Unknown``).
+- Site is kept as a pseudonymous category: a site id usually names a place, and geography
+  finer than a state is a direct identifier; researchers still get the site as a cluster.
+- In every category (site and each demographic, including age band) a value held by fewer
+  than ``min_cell_size`` patients becomes ``Other (suppressed)``, pooled with the next
+  smallest values until the pool itself has at least ``min_cell_size`` patients. Spellings
+  that differ only in case are merged first (``male`` and ``Male``).
+- Aggregates use the fairness audit's suppression rule (primary and complementary).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+from analytics import registry
+from analytics.access import Actor, Context, Role, require_role
+from analytics.contract import CONTRACT_VERSION
+from analytics.fairness.suppression import suppress_table
+from analytics.features import FEATURES, build_features, weekly_as_of_dates
+from analytics.keys import keyed_hash
+from analytics.labels import MODELS, build_labels
+from analytics.settings import Settings
+from analytics.store import DataDir, connect, pipeline_lock
+from analytics.views import age_band
+
+__all__ = ["ExportResult", "OutputNotEmpty", "export_research"]
+
+EXPORT_FORMAT_VERSION = 1
+ACTION = "export_research"
+OTHER = "Other (suppressed)"
+UNKNOWN = "Unknown"
+ATTRIBUTES = (
+    "site",
+    "gender",
+    "race_ethnicity",
+    "primary_language",
+    "insurance",
+    "rurality",
+    "age_band",
+)
+OUTCOMES = ("discharged", "relapse_risk", "engagement_drop")
+TABLE_NAMES = ("patients", "features", "labels", "predictions", "aggregates")
+
+
+class OutputNotEmpty(FileExistsError):
+    """The export directory already exists and holds something; nothing was written."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_research` wrote."""
+
+    out_dir: Path
+    files: tuple[Path, ...]  # every file written, the manifest last
+    rows: dict[str, int]  # table name -> rows
+    manifest: Path
+    model_versions: dict[str, str]
+
+
+def export_research(
+    *, settings: Settings, out_dir: str | os.PathLike[str], actor: Actor
+) -> ExportResult:
+    """Write the de-identified research export into ``out_dir`` (new or empty).
+
+    Raises :class:`~analytics.access.AccessDenied` (audited) unless ``actor`` is an admin
+    or a researcher, :class:`OutputNotEmpty` if ``out_dir`` holds anything, and
+    :class:`~analytics.store.BusyError` while an ingest, refresh or training holds the
+    data directory. The export is recorded in the audit trail with its row counts.
+    """
+    out = Path(out_dir).expanduser().absolute()
+    ctx = Context.open(settings)
+    try:
+        require_role(ctx, actor, Role.ADMIN, Role.RESEARCHER, action=ACTION)
+        _check_target(out)
+        data_dir = DataDir(settings.data_dir)
+        with pipeline_lock(data_dir, purpose="research export"):
+            tables, info = _build(ctx, data_dir)
+        rows = {name: tables[name].height for name in TABLE_NAMES}
+        # Recorded before anything is written: an export of patient data is an access.
+        ctx.record(actor, ACTION, target="research export", detail=json.dumps(rows, sort_keys=True))
+    finally:
+        ctx.close()
+    blobs = {f"{name}.parquet": _parquet(tables[name]) for name in TABLE_NAMES}
+    manifest = _manifest(tables, info, blobs, settings=settings)
+    blobs["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
+    paths = _write(out, blobs)
+    return ExportResult(
+        out_dir=out,
+        files=tuple(paths),
+        rows=rows,
+        manifest=out / "manifest.json",
+        model_versions=dict(info["model_versions"]),
+    )
+
+
+# --- building the tables ------------------------------------------------------------------
+
+
+def _build(ctx: Context, data_dir: DataDir) -> tuple[dict[str, pl.DataFrame], dict]:
+    from analytics.pipeline import EmptyWarehouseError
+    from analytics.serving import data_as_of
+
+    settings = ctx.settings
+    con = connect(Path(":memory:"), settings=settings)
+    try:
+        con.execute("ATTACH ? AS wh (READ_ONLY)", [str(data_dir.warehouse)])
+        end = data_as_of(con)
+        if end is None:
+            raise EmptyWarehouseError(f"the warehouse in {data_dir.root} holds no data to export")
+        con.complete()  # data_as_of reads one row; finish it before a new query
+        people = con.sql(
+            """SELECT p.patient_id, p.clinician_id,
+                      coalesce(p.site_id, c.site_id, 'Unknown') AS site,
+                      p.enrolled_on, p.birth_year, year(p.enrolled_on) AS enrolled_year,
+                      coalesce(p.gender, 'Unknown') AS gender,
+                      coalesce(p.race_ethnicity, 'Unknown') AS race_ethnicity,
+                      coalesce(p.primary_language, 'Unknown') AS primary_language,
+                      coalesce(p.insurance, 'Unknown') AS insurance,
+                      coalesce(p.rurality, 'Unknown') AS rurality,
+                      CAST(date_diff('day', p.enrolled_on, $end) AS INTEGER) AS days_enrolled,
+                      coalesce(p.discharged_on <= $end, false) AS discharged,
+                      CASE WHEN p.discharged_on <= $end
+                           THEN CAST(date_diff('day', p.enrolled_on, p.discharged_on) AS INTEGER)
+                      END AS days_to_discharge
+               FROM wh.patients p LEFT JOIN wh.clinicians c USING (clinician_id)
+               WHERE p.enrolled_on <= $end
+               ORDER BY p.patient_id""",
+            params={"end": end},
+        ).pl()
+        dates = weekly_as_of_dates(con)
+        build_features(con, as_of=dates, table="export_features")
+        build_labels(
+            con, settings=settings, data_end=end, features="export_features", table="export_labels"
+        )
+        con.complete()
+        features = con.sql("SELECT * FROM export_features ORDER BY patient_id, as_of").pl()
+        labels = con.sql(
+            """SELECT patient_id, as_of,
+                      CAST(relapse_risk AS TINYINT) AS relapse_risk,
+                      CAST(engagement_drop AS TINYINT) AS engagement_drop
+               FROM export_labels ORDER BY patient_id, as_of"""
+        ).pl()
+    finally:
+        con.close()
+
+    heldout, versions, missing = _heldout(data_dir)
+    enrolled = people.select("patient_id", "enrolled_on")
+    ids = set(people["patient_id"]) | set(features["patient_id"]) | set(heldout["patient_id"])
+    keys = {pid: ctx.pseudonym(pid) for pid in ids}
+
+    def keyed(frame: pl.DataFrame) -> pl.DataFrame:
+        """patient_id and as_of -> patient_key and day (days since enrolment)."""
+        return (
+            frame.join(enrolled, on="patient_id", how="inner")
+            .with_columns(
+                pl.col("patient_id")
+                .replace_strict(keys, return_dtype=pl.String)
+                .alias("patient_key"),
+                (pl.col("as_of") - pl.col("enrolled_on"))
+                .dt.total_days()
+                .cast(pl.Int32)
+                .alias("day"),
+            )
+            .drop("patient_id", "as_of", "enrolled_on")
+        )
+
+    feature_names = [f.name for f in FEATURES]
+    features = keyed(features).select("patient_key", "day", *feature_names)
+    labels = keyed(labels).select("patient_key", "day", *MODELS)
+    predictions = keyed(heldout).select(
+        "patient_key", "day", "model", "version", "label", "probability"
+    )
+    patients, collapsed = _patients(people, keys, ctx)
+    outcomes = _outcomes(patients, labels)
+    aggregates = _aggregates(
+        patients.join(outcomes, on="patient_key", how="left"), int(settings.min_cell_size)
+    )
+    tables = {
+        "patients": patients,
+        "features": features.sort("patient_key", "day"),
+        "labels": labels.sort("patient_key", "day"),
+        "predictions": predictions.sort("model", "patient_key", "day"),
+        "aggregates": aggregates,
+    }
+    info = {
+        "model_versions": versions,
+        "models_without_predictions": missing,
+        "collapsed": collapsed,
+    }
+    return tables, info
+
+
+def _heldout(data_dir: DataDir) -> tuple[pl.DataFrame, dict[str, str], list[str]]:
+    """Held-out test predictions of every current model in the registry."""
+    schema = {
+        "patient_id": pl.String,
+        "as_of": pl.Date,
+        "model": pl.String,
+        "version": pl.String,
+        "label": pl.Int8,
+        "probability": pl.Float64,
+    }
+    parts = [pl.DataFrame(schema=schema)]
+    versions: dict[str, str] = {}
+    missing: list[str] = []
+    for entry in registry.current_models(data_dir):
+        name, version = entry["name"], entry["version"]
+        path = data_dir.models / entry["path"] / registry.HELDOUT_FILE
+        if not path.is_file():
+            missing.append(name)
+            continue
+        versions[name] = version
+        frame = pl.read_parquet(path, columns=["patient_id", "as_of", "label", "probability"])
+        parts.append(
+            frame.with_columns(pl.lit(name).alias("model"), pl.lit(version).alias("version"))
+            .select(list(schema))
+            .cast(schema)
+        )
+    for name in MODELS:
+        if name not in versions and name not in missing:
+            missing.append(name)
+    return pl.concat(parts, how="vertical"), versions, sorted(missing)
+
+
+def _patients(
+    people: pl.DataFrame, keys: dict[str, str], ctx: Context
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Pseudonymous ids, age band at enrolment, and every category coarsened."""
+    n = int(ctx.settings.min_cell_size)
+    # A birth year after the enrolment year is a data error: its age is unknown.
+    birth = pl.when(pl.col("birth_year") <= pl.col("enrolled_year")).then(pl.col("birth_year"))
+    frame = people.with_columns(
+        pl.col("patient_id").replace_strict(keys, return_dtype=pl.String).alias("patient_key"),
+        pl.col("clinician_id")
+        .map_elements(ctx.clinician_pseudonym, return_dtype=pl.String)
+        .alias("clinician_key"),
+        # age_band takes the reference year as an expression too: age at enrolment.
+        age_band(birth, ref_year=pl.col("enrolled_year")).alias("age_band"),
+    )
+    collapsed: dict[str, int] = {}
+    coarse = {}
+    for attribute in ATTRIBUTES:
+        values, hidden = _collapse_small(_merge_case(frame[attribute]), n)
+        coarse[attribute] = values
+        collapsed[attribute] = hidden
+    frame = frame.with_columns(**coarse).with_columns(
+        pl.col("site").map_elements(
+            lambda s: (
+                s
+                if s == OTHER
+                else keyed_hash(ctx.pseudonym_key, f"site:{s}", prefix="S-", length=8)
+            ),
+            return_dtype=pl.String,
+        )
+    )
+    columns = ["patient_key", "clinician_key", *ATTRIBUTES]
+    columns += ["days_enrolled", "discharged", "days_to_discharge"]
+    return frame.select(columns).sort("patient_key"), collapsed
+
+
+def _merge_case(values: pl.Series) -> pl.Series:
+    """Spellings that differ only in case or surrounding spaces become the most common one."""
+    clean = values.fill_null(UNKNOWN).str.strip_chars()
+    counts: dict[str, dict[str, int]] = {}
+    for value, n in clean.value_counts().iter_rows():
+        counts.setdefault(value.casefold(), {})[value] = n
+    name = {
+        fold: min(spellings, key=lambda s: (-spellings[s], s)) for fold, spellings in counts.items()
+    }
+    return clean.map_elements(lambda v: name[v.casefold()], return_dtype=pl.String)
+
+
+def _collapse_small(values: pl.Series, minimum: int) -> tuple[pl.Series, int]:
+    """Values held by fewer than ``minimum`` patients become ``Other (suppressed)``.
+
+    While the pooled group is non-empty but still smaller than ``minimum``, the next
+    smallest value joins it, so nobody is in a group of fewer than ``minimum`` (unless
+    the whole column has fewer). Returns the values and how many categories were pooled.
+    """
+    order = sorted(values.value_counts().iter_rows(), key=lambda r: (r[1], r[0]))
+    hidden = {v for v, n in order if n < minimum}
+    pooled = sum(n for v, n in order if v in hidden)
+    for value, n in order:
+        if not hidden or pooled >= minimum:
+            break
+        if value not in hidden:
+            hidden.add(value)
+            pooled += n
+    if not hidden:
+        return values, 0
+    return values.map_elements(lambda v: OTHER if v in hidden else v, return_dtype=pl.String), len(
+        hidden
+    )
+
+
+def _outcomes(patients: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    """Per patient: discharged, and whether any labelled week had each model's outcome."""
+    per = labels.group_by("patient_key").agg(pl.col(m).max() for m in MODELS)
+    return patients.select("patient_key", pl.col("discharged").cast(pl.Int8)).join(
+        per, on="patient_key", how="left"
+    )
+
+
+def _aggregates(frame: pl.DataFrame, k: int) -> pl.DataFrame:
+    """Patients by attribute value and outcome, with the fairness audit's suppression."""
+    records = []
+    for outcome in OUTCOMES:
+        known = frame.filter(pl.col(outcome).is_not_null())
+        y = known[outcome].cast(pl.Int8).to_numpy()
+        unit = np.arange(known.height)
+        for attribute in ATTRIBUTES:
+            column = known[attribute].to_numpy()
+            groups = sorted(set(column.tolist()))
+            rows = [np.flatnonzero(column == g) for g in groups]
+            notes = suppress_table([(g,) for g in groups], rows, y, unit, k)
+            for i, group in enumerate(groups):
+                shown = i not in notes
+                with_outcome = int(y[rows[i]].sum())
+                records.append(
+                    {
+                        "attribute": attribute,
+                        "group": group,
+                        "outcome": outcome,
+                        "patients": len(rows[i]) if shown else None,
+                        "with_outcome": with_outcome if shown else None,
+                        "without_outcome": len(rows[i]) - with_outcome if shown else None,
+                        "rate": with_outcome / len(rows[i]) if shown else None,
+                        "suppressed": not shown,
+                        "note": notes.get(i),
+                    }
+                )
+    return pl.DataFrame(
+        records,
+        schema={
+            "attribute": pl.String,
+            "group": pl.String,
+            "outcome": pl.String,
+            "patients": pl.Int64,
+            "with_outcome": pl.Int64,
+            "without_outcome": pl.Int64,
+            "rate": pl.Float64,
+            "suppressed": pl.Boolean,
+            "note": pl.String,
+        },
+    )
+
+
+# --- the manifest ---------------------------------------------------------------------------
+
+_CATEGORY = "(values held by fewer than min_cell_size patients pooled as 'Other (suppressed)')"
+
+COLUMNS: dict[str, dict[str, str]] = {
+    "patients": {
+        "patient_key": "patient pseudonym (keyed hash of the patient id; matches the dashboard)",
+        "clinician_key": "treating clinician's pseudonym (keyed hash of the clinician id)",
+        "site": f"site pseudonym (keyed hash of the site id) {_CATEGORY}",
+        "gender": f"gender as recorded, case variants merged {_CATEGORY}",
+        "race_ethnicity": f"race/ethnicity as recorded, case variants merged {_CATEGORY}",
+        "primary_language": f"primary language as recorded, case variants merged {_CATEGORY}",
+        "insurance": f"insurance as recorded, case variants merged {_CATEGORY}",
+        "rurality": f"urban / suburban / rural / Unknown {_CATEGORY}",
+        "age_band": f"age at enrolment in ten-year bands ('30-39'), '90+', 'Unknown' {_CATEGORY}",
+        "days_enrolled": "days from enrolment to the last day of data in this export",
+        "discharged": "discharged on or before the last day of data",
+        "days_to_discharge": "days from enrolment to discharge (missing if not discharged)",
+    },
+    "features": {
+        "patient_key": "patient pseudonym",
+        "day": "the as-of day, in days since the patient's enrolment (weekly rows; may be "
+        "negative when data precede enrolment)",
+        **{f.name: f"{f.description} [{f.unit}]" for f in FEATURES},
+    },
+    "labels": {
+        "patient_key": "patient pseudonym",
+        "day": "the as-of day, in days since enrolment (same rows as features)",
+        **{
+            name: f"1 if {spec.outcome} after the day, 0 if not, missing when censored or "
+            "not eligible"
+            for name, spec in MODELS.items()
+        },
+    },
+    "predictions": {
+        "patient_key": "patient pseudonym",
+        "day": "the as-of day, in days since enrolment",
+        "model": "model name (relapse_risk, engagement_drop)",
+        "version": "model version in the registry",
+        "label": "the observed outcome (0/1)",
+        "probability": "calibrated predicted probability on the held-out test period",
+    },
+    "aggregates": {
+        "attribute": "the patients-table column grouped by",
+        "group": "its value (as in the patients table)",
+        "outcome": "discharged, or relapse_risk / engagement_drop: any positive weekly label "
+        "(patients with no label are not counted)",
+        "patients": "patients in the group with a known outcome (missing when suppressed)",
+        "with_outcome": "of them, with the outcome (missing when suppressed)",
+        "without_outcome": "of them, without it (missing when suppressed)",
+        "rate": "with_outcome / patients (missing when suppressed)",
+        "suppressed": "true when the group's figures are withheld",
+        "note": "why the figures are withheld",
+    },
+}
+
+DESCRIPTIONS = {
+    "patients": "one row per patient enrolled by the last day of data",
+    "features": "model features as of each Sunday, from data up to that day only",
+    "labels": "model outcome labels for the same rows as features",
+    "predictions": "held-out test-period predictions of the current models",
+    "aggregates": "patient counts by group and outcome, small cells suppressed",
+}
+
+
+def _removed(k: int, collapsed: dict[str, int]) -> list[dict[str, str]]:
+    pooled = ", ".join(f"{a} {n}" for a, n in collapsed.items() if n) or "none"
+    return [
+        {
+            "what": "names",
+            "how": "patient and clinician display names are not exported",
+            "why": "direct identifiers",
+        },
+        {
+            "what": "emails",
+            "how": "clinician emails are not exported",
+            "why": "direct identifiers",
+        },
+        {
+            "what": "free text",
+            "how": "message text, check-in notes, event notes, clinical notes, alert notes, "
+            "matched crisis phrases and generated reasons are not exported",
+            "why": "free text can name or describe a person and cannot be checked automatically",
+        },
+        {
+            "what": "raw records",
+            "how": "check-ins, questionnaire items, wearable days, messages, appointments and "
+            "events are exported only as the weekly features derived from them",
+            "why": "each raw record carries an exact time",
+        },
+        {
+            "what": "ids",
+            "how": "patient, clinician and site ids are replaced by keyed pseudonyms (HMAC-SHA256) "
+            "with the prefixes P-, C- and S-; the key stays in the data directory and is never "
+            "exported",
+            "why": "ids link to clinic records; without the key a pseudonym cannot be reversed "
+            "or recomputed, and the same key keeps pseudonyms stable across exports and equal "
+            "to the dashboard's",
+        },
+        {
+            "what": "exact dates",
+            "how": "every date becomes days since the patient's enrolment (day, days_enrolled, "
+            "days_to_discharge); no calendar date, timestamp or export date is included, nor "
+            "the models' training dates",
+            "why": "dates are identifiers; days_enrolled counts to the last day of data, so a "
+            "known export date would date every enrolment",
+        },
+        {
+            "what": "birth year",
+            "how": "replaced by a ten-year age band at enrolment, with 90 and over together",
+            "why": "birth year and extreme ages are identifiers",
+        },
+        {
+            "what": "site ids",
+            "how": "pseudonymised like other ids",
+            "why": "a site id usually names a place, and geography finer than a state is an "
+            "identifier",
+        },
+        {
+            "what": "small categories",
+            "how": f"in site and each demographic column, values held by fewer than {k} patients "
+            f"are pooled as '{OTHER}' (with the next smallest until the pool has {k}); spellings "
+            f"that differ only in case are merged first. Categories pooled: {pooled}",
+            "why": "a rare value can single a person out",
+        },
+        {
+            "what": "small cells",
+            "how": f"in aggregates, a group needs {k} patients, {k} with the outcome and {k} "
+            "without; others are suppressed, and complementary suppression stops totals "
+            "giving one away",
+            "why": "the clinic's minimum cell size for anything shown in aggregate",
+        },
+    ]
+
+
+RESIDUAL_RISKS = [
+    "Pseudonymous, not anonymous: the clinic can re-identify rows with the key, and the "
+    "export is for use under a data-use agreement, not for publication row by row.",
+    "Small categories are pooled one column at a time; a rare combination of values "
+    "(for example age band, language and site) can still single a person out.",
+    "Relative timing is kept: days_enrolled shares one end point, so enrolment order and "
+    "gaps between patients are visible; feature rows fall on Sundays, so day modulo 7 "
+    "shows the weekday of enrolment.",
+]
+
+
+def _manifest(
+    tables: dict[str, pl.DataFrame], info: dict, blobs: dict[str, bytes], *, settings: Settings
+) -> dict:
+    return {
+        "export": "Caseload Insight research export",
+        "export_format_version": EXPORT_FORMAT_VERSION,
+        "data_contract_version": CONTRACT_VERSION,
+        "min_cell_size": int(settings.min_cell_size),
+        "model_versions": info["model_versions"],
+        "models_without_predictions": info["models_without_predictions"],
+        "files": [
+            {
+                "file": f"{name}.parquet",
+                "description": DESCRIPTIONS[name],
+                "rows": tables[name].height,
+                "sha256": hashlib.sha256(blobs[f"{name}.parquet"]).hexdigest(),
+                "columns": [
+                    {
+                        "name": column,
+                        "type": str(dtype),
+                        "description": COLUMNS[name][column],
+                    }
+                    for column, dtype in tables[name].schema.items()
+                ],
+            }
+            for name in TABLE_NAMES
+        ],
+        "removed": _removed(int(settings.min_cell_size), info["collapsed"]),
+        "residual_risks": RESIDUAL_RISKS,
+        "not_recorded": "the date of the export (see 'exact dates' under removed)",
+    }
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _parquet(frame: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(frame.to_arrow(), buf, compression="zstd")
+    return buf.getvalue()
+
+
+def _check_target(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise OutputNotEmpty(
+            f"{out} already exists and is not an empty directory; choose a new --out "
+            "directory (nothing was written)"
+        )
+
+
+def _write(out: Path, blobs: dict[str, bytes]) -> list[Path]:
+    """Write every file owner-only into a hidden staging directory, then rename it into
+    place, so a failed export leaves nothing half-written."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        os.chmod(staging, 0o700)
+        for name, data in blobs.items():
+            fd = os.open(staging / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        _check_target(out)
+        try:
+            os.rename(staging, out)  # replaces an empty directory
+        except OSError as exc:
+            raise OutputNotEmpty(f"{out} is not empty; nothing was written") from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(staging)
+        raise
+    os.chmod(out, 0o700)
+    return [out / name for name in blobs]
