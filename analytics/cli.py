@@ -542,6 +542,52 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+PATIENT_FIELDS = (
+    "patient_id",
+    "active",
+    "enrolled_on",
+    "phq9_latest_total",
+    "phq9_latest_band",
+    "phq9_latest_at",
+    "phq9_reliable_change",
+    "gad7_latest_total",
+    "gad7_latest_band",
+    "gad7_latest_at",
+    "gad7_reliable_change",
+    "item9_flag_current",
+    "item9_last_positive_at",
+    "last_checkin_at",
+    "checkin_adherence_14d",
+    "unreviewed_crisis_flags",
+    "unreviewed_concern_flags",
+)
+
+
+def cmd_patient(args: argparse.Namespace) -> int:
+    """One patient's scores and flags for their own clinician: the same access rules and
+    audit as the app. Names and message text are not printed."""
+    from analytics import views
+    from analytics.access import AccessDenied, Context, UnknownUser, actor_for_email
+
+    ctx = Context.open(_settings(args))
+    try:
+        try:
+            actor = actor_for_email(ctx, args.as_email)
+        except UnknownUser as exc:
+            _err(str(exc))
+            return EXIT_BAD_INPUT
+        try:
+            view = views.patient(ctx, actor, args.patient_id)
+        except AccessDenied as exc:
+            _err(f"{exc} (the attempt was recorded)")
+            return EXIT_FAILED
+    finally:
+        ctx.close()
+    out = {k: view.summary.get(k) for k in PATIENT_FIELDS}
+    print(json.dumps(out, indent=2, default=str))
+    return EXIT_OK
+
+
 # --- the parser ------------------------------------------------------------------------
 
 
@@ -633,6 +679,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=("research",), help="what to export")
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty directory")
     p.add_argument("--as", dest="as_email", metavar="EMAIL", help="run as this signed-in user")
+
+    p = verb(
+        "patient", "Show one of your patients' scores and flags (as the app would).", cmd_patient
+    )
+    p.add_argument("patient_id")
+    p.add_argument(
+        "--as", dest="as_email", required=True, metavar="EMAIL", help="your sign-in email"
+    )
 
     p = verb("sample-data", "Write a synthetic clinic as contract files.", cmd_sample_data)
     p.add_argument("--patients", type=int, default=300)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 
@@ -245,3 +247,30 @@ def test_suppress_small_blanks_the_next_smallest_too():
     assert out["suppressed"].to_list() == [True, True, False, False, False]
     assert out["n"].to_list() == [None, None, 30, 15, 25]
     assert out["rate"].to_list()[:2] == [None, None]
+
+
+def test_cli_route_refuses_other_clinicians_patient_and_audits(clinic, capsys):
+    from analytics.cli import main
+
+    data = str(clinic.settings.data_dir)
+    clinic.close()  # the CLI opens its own context
+    assert main(["patient", "p3", "--as", "ada@example.org", "--data-dir", data]) == 1
+    assert "not on your active caseload" in capsys.readouterr().err
+    assert main(["patient", "p1", "--as", "ada@example.org", "--data-dir", data]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["patient_id"] == "p1" and out["item9_flag_current"] is True
+    assert "Pat One" not in json.dumps(out)
+    assert main(["patient", "p1", "--as", "nobody@example.org", "--data-dir", data]) == 2
+    from analytics.settings import load_settings
+    from analytics.store import DataDir, open_workspace
+
+    ws = open_workspace(DataDir(load_settings(data).data_dir))
+    try:
+        trail = list(audit.entries(ws))
+        assert [(e.action, e.outcome) for e in trail[-2:]] == [
+            ("view_patient", "denied"),
+            ("view_patient", "allowed"),
+        ]
+        assert audit.verify(ws, audit.audit_key(DataDir(load_settings(data).data_dir).root)).ok
+    finally:
+        ws.close()
