@@ -112,6 +112,13 @@ def connect(
     return con
 
 
+def cursor(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A cursor for one thread, with the clinic's time zone (cursors start in UTC)."""
+    cur = con.cursor()
+    cur.execute("SET TimeZone = ?", [settings.clinic_timezone])
+    return cur
+
+
 # --- the pipeline lock ---------------------------------------------------------------
 
 

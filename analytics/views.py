@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 import polars as pl
 
 from analytics.access import AccessDenied, Actor, Context, Role, require_own_patient, require_role
+from analytics.store import cursor
 
 ALERT_ACTIONS = ("acknowledge", "resolve")
 
@@ -21,7 +22,7 @@ ALERT_ACTIONS = ("acknowledge", "resolve")
 def _frame(
     ctx: Context, sql: str, params: list[object] | dict[str, object] | None = None
 ) -> pl.DataFrame:
-    cur = ctx.snapshot.cursor()  # a cursor per call: connections are not thread-safe
+    cur = cursor(ctx.snapshot, settings=ctx.settings)  # connections are not thread-safe
     try:
         frame = cur.sql(sql, params=params or []).pl()
     finally:

@@ -18,7 +18,7 @@ from analytics import audit
 from analytics.access import Actor, Context, UnknownUser, actor_for_clinician, actor_for_email
 from analytics.keys import pseudonym_key
 from analytics.settings import Settings, load_settings
-from analytics.store import DataDir, connect, current_snapshot, open_workspace
+from analytics.store import DataDir, connect, current_snapshot, cursor, open_workspace
 
 DEMO_ENV = "CASELOAD_DEMO"
 
@@ -54,7 +54,7 @@ def context() -> Context | None:
         st.session_state["workspace"] = open_workspace(data_dir, check_same_thread=False)
     return Context(
         settings=s,
-        snapshot=shared.cursor(),
+        snapshot=cursor(shared, settings=s),
         workspace=st.session_state["workspace"],
         pseudonym_key=pseudonym_key(data_dir.root),
         audit_key=audit.audit_key(data_dir.root),

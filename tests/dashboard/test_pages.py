@@ -202,3 +202,17 @@ def test_empty_data_directory_shows_how_to_start(tmp_path, monkeypatch):
     assert not at.exception
     assert at.title[0].value == "Welcome to Caseload Insight"
     assert "caseload ingest" in at.code[0].value
+
+
+def test_app_caseload_through_the_session_path_uses_local_dates(clinic, monkeypatch):
+    """The app reads through per-run cursors; dates must still be the clinic's local dates
+    (a UTC cursor once showed evening check-ins as -1 days ago)."""
+    monkeypatch.setenv("CASELOAD_DATA_DIR", str(clinic))
+    monkeypatch.setenv("CASELOAD_DEMO", "1")
+    at = AppTest.from_file(
+        str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=60
+    )
+    at.run()
+    assert not at.exception
+    days = at.dataframe[0].value["Days since check-in"].dropna()
+    assert len(days) > 0 and (days >= 0).all()
