@@ -1,5 +1,8 @@
 """Caseload Insight: the Streamlit entry point. Run it with `caseload serve`.
 
+The page modules live in `dashboard/screens/`, not `pages/`: Streamlit treats a folder
+named `pages` beside the entry script as an old-style multipage app.
+
 It resolves who is looking (sign-in, or the demo identity picker in demo mode), builds
 the navigation their role allows, and runs the chosen page. Pages are thin: they read
 widgets, call ``analytics.views`` and render.
@@ -11,7 +14,7 @@ import streamlit as st
 
 from analytics.access import Role
 from dashboard import session
-from dashboard.pages import alerts, caseload, clinic, data, empty, fairness, models, patient
+from dashboard.screens import alerts, caseload, clinic, data, empty, fairness, models, patient
 
 st.set_page_config(
     page_title="Caseload Insight", page_icon=":material/monitor_heart:", layout="wide"

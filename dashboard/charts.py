@@ -383,13 +383,25 @@ def drift_chart(drift: pl.DataFrame) -> go.Figure:
     for i, feature in enumerate(features):
         part = drift.filter(pl.col("feature") == feature).sort("week")
         fig.add_trace(
-            go.Scatter(x=part["week"].to_list(), y=part["mean"].to_list(), mode="lines+markers",
-                       name=feature, showlegend=False, line={"color": OKABE_ITO["blue"]},
-                       marker={"size": 3}),
-            row=i // cols + 1, col=i % cols + 1,
+            go.Scatter(
+                x=part["week"].to_list(),
+                y=part["mean"].to_list(),
+                mode="lines+markers",
+                name=feature,
+                showlegend=False,
+                line={"color": OKABE_ITO["blue"]},
+                marker={"size": 3},
+            ),
+            row=i // cols + 1,
+            col=i % cols + 1,
         )
     fig.update_layout(hovermode="closest")
-    return _layout(fig, title="Feature drift: weekly mean of the top features", y_title="", height=220 * rows + 60)
+    return _layout(
+        fig,
+        title="Feature drift: weekly mean of the top features",
+        y_title="",
+        height=220 * rows + 60,
+    )
 
 
 # --- fairness -----------------------------------------------------------------------

@@ -31,7 +31,7 @@ def _page_script(page: str, data_dir: str, clinician: str, patient: str | None) 
         st.session_state["pages"] = {}
     if patient is not None:
         st.query_params["patient"] = patient
-    importlib.import_module(f"dashboard.pages.{page}").render()
+    importlib.import_module(f"dashboard.screens.{page}").render()
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +56,20 @@ def facts(clinic):
         ).fetchall()
         texts = [r[0] for r in con.execute("SELECT text FROM flagged_messages").fetchall()]
         roles = {role: c for c, role, _ in people}
+        flagged = con.execute(
+            """SELECT clinician_id FROM patient_summary
+               WHERE active AND (item9_flag_current OR unreviewed_crisis_flags > 0)
+               ORDER BY clinician_id LIMIT 1"""
+        ).fetchone()
     finally:
         con.close()
-    return {"therapists": therapists, "patients": patients, "texts": texts, "roles": roles}
+    return {
+        "therapists": therapists,
+        "patients": patients,
+        "texts": texts,
+        "roles": roles,
+        "flagged_therapist": flagged[0] if flagged else None,
+    }
 
 
 def _run(clinic, page, clinician, patient=None) -> AppTest:
@@ -91,7 +102,8 @@ def _rendered_text(at: AppTest) -> str:
 
 
 def test_flagged_patient_is_first_in_the_caseload(clinic, facts):
-    therapist = facts["therapists"][0]
+    therapist = facts["flagged_therapist"]
+    assert therapist is not None, "the demo clinic should have a safety flag somewhere"
     at = _run(clinic, "caseload", therapist)
     table = at.dataframe[0].value
     flags = table["Flag"].tolist()

@@ -59,12 +59,16 @@ def _safety_panel(ctx, actor, view) -> None:
         st.subheader("Safety")
         item9 = view.assessments.filter((pl.col("instrument") == "PHQ-9") & (pl.col("item_9") > 0))
         if item9.height:
-            st.error(
+            message = (
                 f"PHQ-9 item 9 (thoughts of being better off dead or of self-harm) answered above 0 "
                 f"on {item9.height} occasion(s); most recent: {item9['item_9'][-1]} on "
-                f"{item9['completed_at'][-1]:%Y-%m-%d}.",
-                icon=":material/warning:",
+                f"{item9['completed_at'][-1]:%Y-%m-%d}."
             )
+            if view.summary.get("item9_flag_current"):
+                st.error(message, icon=":material/warning:")
+            else:  # still shown: a past answer is part of the risk history
+                lookback = ctx.settings.clinical.item9_lookback_days
+                st.warning(f"{message} Not in the last {lookback} days.", icon=":material/history:")
         else:
             st.write(
                 'No PHQ-9 item 9 answer above 0 on record. (A 0 on item 9 never means "safe".)'
@@ -127,7 +131,8 @@ def _risk_cards(ctx, actor, view) -> None:
             if card.probability is None:
                 st.write(card.unavailable_reason)
                 continue
-            st.metric("Probability", f"{card.probability:.0%}", help=card.definition)
+            shown = "<1%" if card.probability < 0.005 else f"{card.probability:.0%}"
+            st.metric("Probability", shown, help=card.definition)
             st.write(f"Tier: **{card.tier}** · model {card.version} · as of {card.as_of}")
             if card.coverage_note:
                 st.warning(card.coverage_note, icon=":material/info:")
@@ -177,6 +182,11 @@ def _timelines(ctx, view) -> None:
     for i in range(0, len(specs), 2):
         cols = st.columns(2)
         for col, (column, title, unit, scale) in zip(cols, specs[i : i + 2], strict=False):
+            if view.daily[column].is_null().all():
+                col.markdown(f"**{title}**")
+                wearable = column not in ("mood", "anxiety")
+                col.caption("No wearable data recorded." if wearable else "No check-ins recorded.")
+                continue
             col.plotly_chart(
                 charts.metric_timeline(
                     view.daily, column=column, title=title, unit=unit, scale=scale
