@@ -12,10 +12,10 @@ def render() -> None:
     ctx, actor = st.session_state["ctx"], st.session_state["actor"]
     status = views.data_status(ctx, actor)
     st.title("Data")
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Snapshot in service", status.snapshot_id)
-    c2.metric("Data as of", str(status.as_of))
-    c3.metric("Published", f"{status.built_at:%Y-%m-%d %H:%M}")
+    c1, c2 = st.columns(2)
+    c1.metric("Data as of", str(status.as_of))
+    c2.metric("Snapshot published", f"{status.built_at:%Y-%m-%d %H:%M}")
+    st.caption(f"Snapshot in service: {status.snapshot_id}")
     st.subheader("Rows stored")
     st.dataframe(
         pl.DataFrame({"table": list(status.table_rows), "rows": list(status.table_rows.values())}),
