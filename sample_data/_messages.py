@@ -8,7 +8,7 @@ import polars as pl
 from . import phrases
 from ._cohort import Cohort
 from ._latent import Latent
-from ._tables import HOUR, Adherence
+from ._tables import HOUR, REMINDER_HOUR, Adherence
 from ._util import DAY, Bank, Clock, choice_index
 
 PATIENT_MESSAGE_RATE = 0.25  # mean messages per active day; Gamma(shape 1.2) across patients
@@ -35,7 +35,6 @@ CLINICIAN_REPLY_P = {"concern": 0.9, "crisis": 1.0, "negated": 0.8}
 CLINICIAN_REPLY_DEFAULT_P = 0.45
 CLINICIAN_SPANISH_P = 0.75
 ASSISTANT_ACK_P = 0.25
-REMINDER_AFTER_DAYS = 3  # assistant nudges after this many days without a check-in
 OUTREACH_DAYS = (5, 12, 21, 35)  # clinician outreach, days into a silence
 
 SENDER_RANK = {"patient": 0, "assistant": 1, "clinician": 2}
@@ -81,7 +80,6 @@ def messages(
     cohort: Cohort,
     lat: Latent,
     clock: Clock,
-    checkin_mask: np.ndarray,
     adherence: Adherence,
 ) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray, np.ndarray]:
     """Messages table, per-message truth, and the (patient, local seconds) of crisis messages."""
@@ -152,27 +150,15 @@ def messages(
         cat[a_idx] == "crisis", rng.integers(2, 21, len(a_idx)), rng.integers(5, 61, len(a_idx))
     )
 
-    # Assistant reminders after a few days without a check-in, every third day.
-    cs = np.concatenate(
-        [np.zeros((n, 1), np.int32), np.cumsum(checkin_mask, axis=1, dtype=np.int32)], axis=1
-    )
-    day = lat.day[0]
-    lag = np.maximum(day - REMINDER_AFTER_DAYS, 0)
-    none_recent = (cs[:, day] - cs[:, lag]) == 0
-    since = lat.day - cohort.start[:, None]
-    remind = (
-        lat.active
-        & none_recent
-        & (since >= REMINDER_AFTER_DAYS)
-        & (since % REMINDER_AFTER_DAYS == 0)
-    )
-    del cs, none_recent
+    # Assistant reminders after a few days without a check-in, every third day (drawn with
+    # the check-ins, which answer them).
+    remind = adherence.reminders
     rp, rd = np.nonzero(remind)
     r_lang = np.where(cohort.spanish[rp], "es", "en").astype(object)
     text_remind = ab.text(
         ab.pick(ab.list_ids(r_lang, np.full(len(rp), "reminder")), rng.random(len(rp)))
     )
-    t_remind = rd * DAY + 18 * HOUR + rng.integers(0, 600, len(rp))
+    t_remind = rd * DAY + REMINDER_HOUR * HOUR + rng.integers(0, 600, len(rp))
 
     # Clinician outreach into a silence.
     sp = lat.spells

@@ -24,6 +24,21 @@ EPISODE_ADHERENCE_DROP = 0.25
 SECOND_CHECKIN_P = 0.015
 EVENING_PERSON_P = 0.65
 ANXIETY_MISSING_P, ENERGY_MISSING_P, NOTE_P = 0.02, 0.04, 0.12
+# The assistant texts a reminder on every third day (counted from data start) when there
+# has been no check-in in the three days before; an engaged patient often replies to the
+# text with a mood score. The reply is a check-in with mood only (an SMS has no form).
+REMINDER_AFTER_DAYS = 3
+REMINDER_REPLY_P = 0.8  # x engagement x (1 - 0.25 episode); the same in every group
+REMINDER_HOUR = 18
+
+# --- access to the app (digital-access barriers; illustrative) -------------------------
+# Multipliers on personal app use for patients with Medicaid or no insurance (patchy
+# data plans, shared or prepaid phones) and for rural patients (poor connectivity). A
+# patient in both groups gets both. Nothing about true risk depends on them.
+ACCESS_GROUPS = ("low_coverage_insurance", "rural")
+ACCESS_ADHERENCE = (0.60, 0.65)  # starting check-in adherence a0
+ACCESS_DECAY_TAU = (0.5, 0.6)  # time constant of the adherence decay (faster fall-off)
+ACCESS_ASSESSMENT = (0.65, 0.70)  # completion of the between-session questionnaires
 
 # --- wearables -----------------------------------------------------------------------
 OWNERSHIP_BASE = 0.78
@@ -71,10 +86,20 @@ OTHER_EVENT_EVERY = 250  # active days per 'other' event, Poisson
 
 @dataclass
 class Adherence:
-    """Personal app-use decay shared by check-ins and messages."""
+    """Personal app-use decay shared by check-ins and messages, and the reminder texts."""
 
     decay: np.ndarray  # (P, D) float32 multiplier in (0, 1]
+    start: np.ndarray  # personal starting adherence a0
     tau: np.ndarray
+    reminders: np.ndarray  # (P, D) bool: the assistant sent a check-in reminder that day
+
+
+def access_multiplier(cohort: Cohort, factors: tuple[float, ...]) -> np.ndarray:
+    """Per patient: the product of ``factors`` over the access groups they belong to."""
+    out = np.ones(cohort.n)
+    for group, factor in zip(ACCESS_GROUPS, factors, strict=True):
+        out[getattr(cohort, group)] *= factor
+    return out
 
 
 def _ints(values: np.ndarray, missing: np.ndarray | None, name: str) -> pl.Series:
@@ -101,31 +126,53 @@ def _lang_for_rows(
 
 def checkins(
     rng: np.random.Generator, cohort: Cohort, lat: Latent, clock: Clock
-) -> tuple[pl.DataFrame, np.ndarray, Adherence]:
-    """Daily self-report. Returns the table, the (P, D) check-in mask and adherence."""
+) -> tuple[pl.DataFrame, Adherence]:
+    """Daily self-report, and the adherence and reminders the messages share."""
     n, days = cohort.n, clock.days
-    a0 = rng.beta(*ADHERENCE_BETA, n).astype(np.float32)
-    tau = rng.uniform(*ADHERENCE_TAU, n).astype(np.float32)
+    a0 = rng.beta(*ADHERENCE_BETA, n) * access_multiplier(cohort, ACCESS_ADHERENCE)
+    tau = rng.uniform(*ADHERENCE_TAU, n) * access_multiplier(cohort, ACCESS_DECAY_TAU)
+    a0, tau = a0.astype(np.float32), tau.astype(np.float32)
     floor = rng.uniform(*ADHERENCE_FLOOR, n).astype(np.float32)
     since = np.maximum(lat.day - cohort.start[:, None], 0).astype(np.float32)
     decay = floor[:, None] + (1 - floor[:, None]) * np.exp(-since / tau[:, None])
     prob = a0[:, None] * decay
     prob *= WEEKDAY_ADHERENCE[clock.weekday(lat.day)]
-    prob *= lat.engagement
-    prob *= 1 - EPISODE_ADHERENCE_DROP * lat.episode
-    mask = lat.active & (rng.random((n, days), dtype=np.float32) < prob)
-    del prob
+    willing = lat.engagement * (1 - EPISODE_ADHERENCE_DROP * lat.episode)
+    prob *= willing
+    u = rng.random((n, days), dtype=np.float32)
+    app = lat.active & (u < prob)
+    # Reminder texts depend on the days before, so walk forward a day at a time. A reply
+    # is a second chance on a reminder day: P(check-in) = 1 - (1 - prob)(1 - reply).
+    reply = REMINDER_REPLY_P * willing
+    since_i = lat.day - cohort.start[:, None]
+    grid = (lat.active & (since_i >= REMINDER_AFTER_DAYS) & (since_i % REMINDER_AFTER_DAYS == 0)).T
+    app_t, u_t, prob_t, reply_t = app.T, u.T, prob.T, reply.T
+    mask_t = app_t.copy()
+    remind_t = np.zeros((days, n), dtype=bool)
+    for d in np.nonzero(grid.any(axis=1))[0]:
+        remind_t[d] = grid[d] & ~mask_t[max(d - REMINDER_AFTER_DAYS, 0) : d].any(axis=0)
+        p_any = 1 - (1 - prob_t[d]) * (1 - reply_t[d])
+        mask_t[d] |= remind_t[d] & (u_t[d] < p_any)
+    mask = np.ascontiguousarray(mask_t.T)
+    reminders = np.ascontiguousarray(remind_t.T)
+    sms = mask & ~app
+    del prob, u, reply, willing, grid, app_t, u_t, prob_t, reply_t, mask_t, remind_t
 
     pi, di = np.nonzero(mask)
+    by_sms = sms[pi, di]
     evening = rng.random(n) < EVENING_PERSON_P
     centre = np.where(evening, 21 * HOUR, 8 * HOUR) + rng.normal(0, 40 * 60, n)
     other = np.where(evening, 8 * HOUR, 21 * HOUR) + rng.normal(0, 40 * 60, n)
     sec = centre[pi] + rng.normal(0, 50 * 60, len(pi))
-    second = rng.random(len(pi)) < SECOND_CHECKIN_P
+    # Replies come in the evening, after the reminder (sent 18:00-18:10).
+    reply_sec = REMINDER_HOUR * HOUR + 900 + rng.exponential(HOUR, len(pi))
+    sec = np.where(by_sms, reply_sec, sec)
+    second = (rng.random(len(pi)) < SECOND_CHECKIN_P) & ~by_sms  # app check-in days only
     pi2, di2 = pi[second], di[second]
     sec2 = other[pi2] + rng.normal(0, 50 * 60, len(pi2))
     pi, di = np.concatenate([pi, pi2]), np.concatenate([di, di2])
     sec = np.clip(np.concatenate([sec, sec2]), 5.5 * HOUR, DAY - 1).astype(np.int64)
+    mood_only = np.concatenate([by_sms, np.zeros(len(pi2), dtype=bool)])
 
     m = len(pi)
     s, g = lat.severity[pi, di], lat.anxiety[pi, di]
@@ -140,7 +187,7 @@ def checkins(
     list_id = bank.list_ids(lang, cat)
     note = bank.text(bank.pick(list_id, rng.random(m)))
     note = pl.select(
-        pl.when(pl.Series(rng.random(m) < NOTE_P)).then(note).otherwise(None)
+        pl.when(pl.Series((rng.random(m) < NOTE_P) & ~mood_only)).then(note).otherwise(None)
     ).to_series()
 
     frame = pl.DataFrame(
@@ -148,12 +195,12 @@ def checkins(
             pl.Series("patient_id", cohort.ids, dtype=pl.String).gather(pi),
             clock.timestamps(di * DAY + sec, "checked_in_at"),
             _ints(mood, None, "mood"),
-            _ints(anxiety, rng.random(m) < ANXIETY_MISSING_P, "anxiety"),
-            _ints(energy, rng.random(m) < ENERGY_MISSING_P, "energy"),
+            _ints(anxiety, mood_only | (rng.random(m) < ANXIETY_MISSING_P), "anxiety"),
+            _ints(energy, mood_only | (rng.random(m) < ENERGY_MISSING_P), "energy"),
             note.alias("note"),
         ]
     ).sort("patient_id", "checked_in_at")
-    return frame, mask, Adherence(decay=decay.astype(np.float32), tau=tau)
+    return frame, Adherence(decay=decay.astype(np.float32), start=a0, tau=tau, reminders=reminders)
 
 
 @dataclass
@@ -321,7 +368,8 @@ def assessments(
     valid = due < cohort.end[:, None]
     rows = np.broadcast_to(np.arange(n)[:, None], due.shape)
     eng = lat.engagement[rows, np.minimum(due, days - 1)]
-    p_done = np.where(np.arange(k)[None, :] == 0, INTAKE_COMPLETE_P, ASSESS_COMPLETE_P) * eng**0.7
+    between = ASSESS_COMPLETE_P * access_multiplier(cohort, ACCESS_ASSESSMENT)
+    p_done = np.where(np.arange(k)[None, :] == 0, INTAKE_COMPLETE_P, between[:, None]) * eng**0.7
     done = valid & (rng.random(due.shape) < p_done)
     pi, di = rows[done], due[done]
     sec = rng.integers(9 * HOUR, 21 * HOUR, len(pi))

@@ -99,16 +99,15 @@ def generate_with_truth(spec: ClinicSpec) -> tuple[dict[str, pl.DataFrame], Trut
     cohort = _cohort.make_cohort(rng["cohort"], spec.patients, clock, staff)
     lat = _latent.simulate(rng["latent"], rng["episodes"], rng["disengagement"], cohort, spec.days)
 
-    checkins, checkin_mask, adherence = _tables.checkins(rng["checkins"], cohort, lat, clock)
+    checkins, adherence = _tables.checkins(rng["checkins"], cohort, lat, clock)
     dev = _tables.devices(rng["wearables"], cohort)
     wearables = _tables.wearable_daily(rng["wearables"], cohort, lat, clock, dev)
     assessments = _tables.assessments(rng["assessments"], cohort, lat, clock)
     appointments = _tables.appointments(rng["appointments"], cohort, lat, clock, staff)
     messages, message_truth, crisis_p, crisis_t = _messages.messages(
-        rng["messages"], cohort, lat, clock, checkin_mask, adherence
+        rng["messages"], cohort, lat, clock, adherence
     )
     events, event_flags = _tables.events(rng["events"], cohort, lat, clock, crisis_p, crisis_t)
-    del checkin_mask
 
     tables = {
         "clinicians": staff.clinicians,
@@ -121,7 +120,7 @@ def generate_with_truth(spec: ClinicSpec) -> tuple[dict[str, pl.DataFrame], Trut
         "events": events,
     }
     truth = Truth(
-        patients=_truth_patients(cohort, lat, dev, clock),
+        patients=_truth_patients(cohort, lat, dev, adherence, clock),
         daily=_truth_daily(cohort, lat, clock),
         relapse_episodes=_truth_episodes(cohort, lat, clock, event_flags),
         disengagements=_truth_spells(cohort, lat, clock),
@@ -222,7 +221,11 @@ def _insurance_group(insurance: np.ndarray) -> np.ndarray:
 
 
 def _truth_patients(
-    cohort: _cohort.Cohort, lat: _latent.Latent, dev: _tables.Devices, clock: Clock
+    cohort: _cohort.Cohort,
+    lat: _latent.Latent,
+    dev: _tables.Devices,
+    adherence: _tables.Adherence,
+    clock: Clock,
 ) -> pl.DataFrame:
     n = cohort.n
     eps, sp = lat.episodes, lat.spells
@@ -250,6 +253,8 @@ def _truth_patients(
                 "wearable_source", np.where(dev.owns, dev.source, None).tolist(), dtype=pl.String
             ),
             pl.Series("wear_rate", np.where(dev.owns, dev.wear_rate, np.nan)).fill_nan(None),
+            pl.Series("checkin_adherence", adherence.start.astype(np.float64)).round(3),
+            pl.Series("checkin_decay_days", adherence.tau.astype(np.float64)).round(1),
             pl.Series("first_active_on", clock.dates(cohort.start, "d")),
             pl.Series("last_active_on", clock.dates(cohort.end - 1, "d")),
             pl.Series("active_days", np.maximum(cohort.end - cohort.start, 0)),

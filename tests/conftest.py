@@ -217,3 +217,20 @@ def small_demo(tmp_path_factory) -> Path:
         timeout=900,
     )
     return data
+
+
+@pytest.fixture(scope="session")
+def full_demo(tmp_path_factory) -> Path:
+    """The demo clinic at its default size, exactly as `caseload demo` builds it."""
+    import subprocess
+    import sys
+
+    data = tmp_path_factory.mktemp("full-demo") / "demo"
+    subprocess.run(
+        [sys.executable, "-m", "analytics.cli", "demo", "--data-dir", str(data), "--no-serve"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    return data

@@ -19,6 +19,9 @@ END = dt.date(2026, 10, 31)
 SMALL = ClinicSpec(patients=120, days=90, seed=3, end_date=END, mess=False)
 # Big enough for a few hundred relapse episodes and disengagement spells, still < 1 s.
 MEDIUM = ClinicSpec(patients=2000, days=240, seed=11, end_date=END, mess=False)
+# Enough patients in small intersections (Medicaid/Uninsured and rural: about 11%) for
+# rate comparisons; about 1.5 s.
+LARGE = ClinicSpec(patients=6000, days=365, seed=11, end_date=END, mess=False)
 
 Clinic = tuple[dict[str, pl.DataFrame], Truth]
 
@@ -41,6 +44,11 @@ def messy() -> Clinic:
 @pytest.fixture(scope="session")
 def medium() -> Clinic:
     return generate_with_truth(MEDIUM)
+
+
+@pytest.fixture(scope="session")
+def large() -> Clinic:
+    return generate_with_truth(LARGE)
 
 
 @pytest.fixture(scope="session")
