@@ -52,6 +52,7 @@ import pyarrow.parquet as pq
 
 from analytics import registry
 from analytics.access import Actor, Context, Role, require_role
+from analytics.categories import fold_spellings
 from analytics.contract import CONTRACT_VERSION
 from analytics.fairness.suppression import suppress_table
 from analytics.features import FEATURES, build_features, weekly_as_of_dates
@@ -298,14 +299,7 @@ def _patients(
 
 def _merge_case(values: pl.Series) -> pl.Series:
     """Spellings that differ only in case or surrounding spaces become the most common one."""
-    clean = values.fill_null(UNKNOWN).str.strip_chars()
-    counts: dict[str, dict[str, int]] = {}
-    for value, n in clean.value_counts().iter_rows():
-        counts.setdefault(value.casefold(), {})[value] = n
-    name = {
-        fold: min(spellings, key=lambda s: (-spellings[s], s)) for fold, spellings in counts.items()
-    }
-    return clean.map_elements(lambda v: name[v.casefold()], return_dtype=pl.String)
+    return fold_spellings(values.fill_null(UNKNOWN))
 
 
 def _collapse_small(values: pl.Series, minimum: int) -> tuple[pl.Series, int]:

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 
 import duckdb
 import pandas as pd
+import polars as pl
 
+from analytics.categories import fold_spellings
 from analytics.fairness import AuditResult, audit_predictions, write_audit_tables
 from analytics.fairness.tables import SCHEMA as FAIRNESS_SCHEMA
 from analytics.keys import patient_pseudonym, pseudonym_key
@@ -67,22 +69,12 @@ def heldout_for_snapshot(data_dir: DataDir) -> pd.DataFrame:
 
 
 def _fold_spellings(frame: pd.DataFrame) -> pd.DataFrame:
-    """Merge categories that differ only in case or spacing ("Medicaid", "MEDICAID").
-
-    The contract keeps categories as written; for auditing they are one group, named by
-    their most common spelling.
-    """
+    """Audit categories that differ only in case or spacing ("Medicaid", "MEDICAID") as one."""
     for attribute in ATTRIBUTES:
-        values = frame[attribute].astype("string")
-        folded = values.str.strip().str.casefold()
-        common = (
-            pd.DataFrame({"folded": folded, "value": values.str.strip()})
-            .value_counts()
-            .reset_index()
-            .drop_duplicates("folded")
-            .set_index("folded")["value"]
+        values = pl.Series(
+            attribute, frame[attribute].astype("object").where(frame[attribute].notna(), None)
         )
-        frame[attribute] = folded.map(common).astype("object")
+        frame[attribute] = fold_spellings(values).to_list()
     return frame
 
 
