@@ -70,7 +70,7 @@ def main() -> None:
     elif session.auth_configured():
         actor = session.signed_in_actor(ctx)
         if actor is None:
-            page = empty.sign_in if not st.user.is_logged_in else empty.unknown_user
+            page = empty.sign_in if not session.logged_in() else empty.unknown_user
             st.navigation([st.Page(page, title="Sign in", default=True)]).run()
             return
         st.sidebar.caption(f"Signed in as {actor.user}")

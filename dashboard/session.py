@@ -71,9 +71,14 @@ def auth_configured() -> bool:
         return False
 
 
+def logged_in() -> bool:
+    """Whether someone has signed in (``st.user`` has no such field until sign-in is set up)."""
+    return bool(getattr(st.user, "is_logged_in", False))
+
+
 def signed_in_actor(ctx: Context) -> Actor | None:
     """The actor from OpenID Connect sign-in, or None (the caller shows why)."""
-    if not st.user.is_logged_in:
+    if not logged_in():
         return None
     try:
         return actor_for_email(ctx, str(st.user.email))

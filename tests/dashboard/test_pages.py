@@ -228,3 +228,36 @@ def test_app_caseload_through_the_session_path_uses_local_dates(clinic, monkeypa
     assert not at.exception
     days = at.dataframe[0].value["Days since check-in"].dropna()
     assert len(days) > 0 and (days >= 0).all()
+
+
+def test_with_sign_in_configured_an_anonymous_visitor_sees_only_sign_in(clinic, facts, monkeypatch):
+    monkeypatch.setenv("CASELOAD_DATA_DIR", str(clinic))
+    monkeypatch.delenv("CASELOAD_DEMO", raising=False)
+    at = AppTest.from_file(
+        str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=60
+    )
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "x" * 32,
+        "client_id": "id",
+        "client_secret": "secret",
+        "server_metadata_url": "https://idp.example.org/.well-known/openid-configuration",
+    }
+    at.run()
+    assert not at.exception
+    assert at.button[0].label == "Sign in"
+    assert not at.dataframe and not at.sidebar.selectbox
+    text = _rendered_text(at)
+    assert [name for _, name, _, _ in facts["patients"] if name and name in text] == []
+
+
+@pytest.mark.parametrize("payload", ["' OR 1=1 --", "%", "_", "'; DROP TABLE patient_summary; --"])
+def test_search_box_payloads_return_nothing_extra(clinic, facts, payload):
+    therapist = facts["therapists"][0]
+    at = _run(clinic, "caseload", therapist)
+    everyone = len(at.dataframe[0].value)
+    at.text_input(key="caseload_search").input(payload).run()
+    assert not at.exception
+    shown = at.dataframe[0].value["Patient"].tolist() if at.dataframe else []
+    own = {name for _, name, clin, active in facts["patients"] if clin == therapist and active}
+    assert set(shown) <= own and len(shown) <= everyone
