@@ -60,14 +60,18 @@ class Context:
     snapshot_id: str
 
     @classmethod
-    def open(cls, settings: Settings) -> Context:
-        """Open the serving snapshot (read-only) and the workspace."""
+    def open(cls, settings: Settings, *, check_same_thread: bool = True) -> Context:
+        """Open the serving snapshot (read-only) and the workspace.
+
+        ``check_same_thread=False`` lets a caller that runs its steps on different threads
+        (but never at once, like a Streamlit session) use the workspace connection.
+        """
         data_dir = DataDir(settings.data_dir)
         info, snapshot = open_snapshot(data_dir, settings=settings)
         return cls(
             settings=settings,
             snapshot=snapshot,
-            workspace=open_workspace(data_dir),
+            workspace=open_workspace(data_dir, check_same_thread=check_same_thread),
             pseudonym_key=pseudonym_key(data_dir.root),
             audit_key=audit.audit_key(data_dir.root),
             snapshot_id=info.snapshot_id,

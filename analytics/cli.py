@@ -113,12 +113,15 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     settings = _settings(args)
     as_of = date.fromisoformat(args.as_of) if args.as_of else None
     started = time.perf_counter()
-    result = refresh(settings=settings, as_of=as_of)
+    result = refresh(settings=settings, as_of=as_of, full=args.full)
     print(
         f"published snapshot {result.snapshot.snapshot_id} as of {result.as_of}: "
         f"{result.patients:,} patients ({result.active_patients:,} active) "
         f"in {time.perf_counter() - started:.1f} s"
     )
+    print(f"    {result.mode} refresh: {result.reason}")
+    for what, n in result.recomputed.items():
+        print(f"    recomputed {what}: {n:,}")
     for name, n in result.table_rows.items():
         print(f"    {name}: {n:,} rows")
     return EXIT_OK
@@ -618,6 +621,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("refresh", "Build and publish a new serving snapshot.", cmd_refresh)
     p.add_argument("--as-of", help="compute as of this date (default: newest data date)")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="rebuild every table from the whole warehouse (default: update the snapshot "
+        "in service incrementally when nothing invalidates it)",
+    )
 
     p = verb("status", "Show the data directory, counts, snapshot and models.", cmd_status)
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -213,6 +213,105 @@ def all_metrics(
     return out
 
 
+class _Resampled:
+    """:func:`all_metrics` for bootstrap resamples of one evaluation set, without sorting
+    each resample.
+
+    Everything that needs an order is sorted once here. A resample (row indices, with
+    repeats, in the order drawn) then only counts copies: AUROC and average precision
+    depend on how many positives and negatives share each distinct score, and the flags
+    at a budget on how many rows of each date rank above each distinct (date, score)
+    key, with row order deciding only among tied rows on the boundary. The results equal
+    :func:`all_metrics` on the resampled arrays exactly (the sums involved are of whole
+    numbers, or taken over the same values in the same order).
+    """
+
+    def __init__(self, y, score, probability, group, budgets: Sequence[float]) -> None:
+        self.y, self.score, self.probability = y, score, probability
+        self.budgets = tuple(budgets)
+        n = len(y)
+        # Distinct scores, ascending: each row's tie group for ranks and precision.
+        values, self.uid = np.unique(score, return_inverse=True)
+        self.n_values = len(values)
+        # Distinct (date, score) keys in flag order: date, then score descending.
+        g = (
+            group
+            if np.issubdtype(group.dtype, np.number)
+            else np.unique(group, return_inverse=True)[1]
+        )
+        order = np.lexsort((-score, g))
+        gs, ss = g[order], score[order]
+        new_key = np.r_[True, (gs[1:] != gs[:-1]) | (ss[1:] != ss[:-1])]
+        key_sorted = np.cumsum(new_key) - 1
+        self.key = np.empty(n, dtype=np.int64)
+        self.key[order] = key_sorted
+        self.n_keys = int(key_sorted[-1]) + 1 if n else 0
+        # The date of each key, as a dense code, and where each date's keys begin.
+        new_group = np.r_[True, gs[1:] != gs[:-1]][new_key]
+        self.key_group = np.cumsum(new_group) - 1
+        self.n_groups = int(self.key_group[-1]) + 1 if n else 0
+
+    @staticmethod
+    def usable(score: np.ndarray) -> bool:
+        """NaN scores tie with nothing, not even their own copies: the slow path keeps that."""
+        return not np.isnan(score).any()
+
+    def metrics(self, rows: np.ndarray) -> dict[str, float]:
+        y = self.y[rows]
+        out = {}
+        # Copies and positives per distinct score.
+        uid = self.uid[rows]
+        total = np.bincount(uid, minlength=self.n_values)
+        pos = np.bincount(uid[y == 1], minlength=self.n_values).astype(np.float64)
+        n_pos, n = float(y.sum()), len(rows)
+        n_neg = n - n_pos
+        if n_pos == 0 or n_neg == 0:
+            out["auroc"] = math.nan
+        else:
+            start = np.cumsum(total) - total  # rows ranked below each tie group
+            rank_sum = float(np.sum(pos * (start + (total + 1) / 2.0)))
+            out["auroc"] = float((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+        if n_pos == 0:
+            out["auprc"] = math.nan
+        else:
+            present = total[::-1] > 0  # tie groups from the highest score down
+            tp = np.cumsum(pos[::-1])[present]
+            flagged = np.cumsum(total[::-1])[present]
+            precision = tp / flagged
+            recall = tp / n_pos
+            out["auprc"] = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+        p = self.probability[rows]
+        out["brier"] = brier(y, p)
+        out["calibration_error"] = calibration_error(y, p)
+        keys = self.key[rows]
+        per_key = np.bincount(keys, minlength=self.n_keys)
+        size = np.bincount(self.key_group, weights=per_key, minlength=self.n_groups)
+        size = size.astype(np.int64)  # whole rows (bincount weights give floats)
+        above = np.cumsum(per_key) - per_key  # rows before each key, counting earlier dates
+        group_start = np.cumsum(size) - size
+        above = above - group_start[self.key_group]  # rows of the same date ranked higher
+        for b in self.budgets:
+            pct = round(b * 100)
+            quota = np.ceil(b * size - 1e-9).astype(np.int64)[self.key_group]
+            # Keys wholly inside the quota are flagged; on the boundary key, the first
+            # copies in row order fill what is left.
+            whole = above + per_key <= quota
+            left = np.where(~whole & (above < quota), quota - above, 0)
+            flags = whole[keys]
+            edge = np.flatnonzero(left[keys] > 0)
+            if len(edge):
+                edge_keys = keys[edge]
+                by_key = np.argsort(edge_keys, kind="stable")
+                k_sorted = edge_keys[by_key]
+                first = np.r_[0, np.flatnonzero(k_sorted[1:] != k_sorted[:-1]) + 1]
+                nth = np.arange(len(edge)) - np.repeat(first, np.diff(np.r_[first, len(edge)]))
+                flags[edge[by_key]] = nth < left[k_sorted]
+            hits = y[flags].sum()
+            out[f"recall_at_{pct}pct"] = float(hits / n_pos) if n_pos else math.nan
+            out[f"ppv_at_{pct}pct"] = float(hits / flags.sum()) if flags.any() else math.nan
+        return out
+
+
 def evaluate(
     method: str,
     y: np.ndarray,
@@ -243,13 +342,19 @@ def evaluate(
     starts = np.r_[0, np.cumsum(counts)[:-1]]
     rng = np.random.default_rng(seed)
     draws: dict[str, list[float]] = {name: [] for name in point}
+    # The same metrics per resample, computed from counts over one sort (see _Resampled).
+    fast = _Resampled(y, score, probability, group, budgets) if _Resampled.usable(score) else None
     for _ in range(resamples):
         chosen = rng.integers(0, len(counts), len(counts))
         lengths = counts[chosen]
         offsets = np.repeat(starts[chosen] - np.cumsum(lengths) + lengths, lengths)
         rows = order[np.arange(lengths.sum()) + offsets]
         # Copies of one resampled patient count as distinct patients on the same date.
-        sample = all_metrics(y[rows], score[rows], probability[rows], group[rows], budgets)
+        sample = (
+            fast.metrics(rows)
+            if fast is not None
+            else all_metrics(y[rows], score[rows], probability[rows], group[rows], budgets)
+        )
         for name, value in sample.items():
             draws[name].append(value)
     metrics = []

@@ -39,7 +39,7 @@ from analytics.features import build_features, feature_matrix
 from analytics.labels import MODELS
 from analytics.settings import Settings
 
-__all__ = ["coverage_notes", "score_snapshot", "tiers"]
+__all__ = ["SCORING_TABLES", "coverage_notes", "score_snapshot", "tiers"]
 
 THIN_CHECKIN_DAYS = 4  # of the last 14
 THIN_WEAR_DAYS = 4  # of the last 14
@@ -66,6 +66,10 @@ _DDL = (
         x DOUBLE, y DOUBLE)""",
     "CREATE TABLE IF NOT EXISTS feature_drift (model VARCHAR, feature VARCHAR, week DATE, mean DOUBLE)",
 )
+
+
+# Every table score_snapshot creates (an incremental refresh drops and rebuilds them all).
+SCORING_TABLES = tuple(ddl.split("EXISTS ")[1].split(" ")[0] for ddl in _DDL)
 
 
 def coverage_notes(frame: pd.DataFrame) -> list[str | None]:

@@ -157,8 +157,12 @@ def _join_predictions(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
     """Add relapse_* and engagement_* probability, tier and top reason when scored."""
     cols = {}
     if _has_table(ctx, "predictions"):
+        # Only these patients' rows: the whole table is every active patient's.
         preds = _frame(
-            ctx, "SELECT patient_id, model, probability, tier, top_reason FROM predictions"
+            ctx,
+            """SELECT patient_id, model, probability, tier, top_reason FROM predictions
+               WHERE patient_id IN (SELECT unnest($ids))""",
+            {"ids": frame["patient_id"].to_list()},
         )
         for model, prefix in (("relapse_risk", "relapse"), ("engagement_drop", "engagement")):
             part = preds.filter(pl.col("model") == model).select(
@@ -508,18 +512,22 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
                   ON s.enrolled_on <= w.week + 6 AND (s.discharged_on IS NULL OR s.discharged_on > w.week)
                 WHERE s.site_id IN ({marks})),
             engaged AS (
+                -- only the weeks shown and the manager's sites: not the whole history
                 SELECT DISTINCT date_trunc('week', d.date) AS week, d.patient_id FROM patient_daily d
-                WHERE d.checkins > 0 OR d.messages > 0),
+                SEMI JOIN (SELECT patient_id FROM patient_summary WHERE site_id IN ({marks})) s
+                  ON s.patient_id = d.patient_id
+                WHERE (d.checkins > 0 OR d.messages > 0) AND d.date >= (SELECT min(week) FROM weeks)),
             phq AS (
                 SELECT date_trunc('week', completed_on) AS week, avg(total) AS mean_phq9, count(*) AS phq9_n
                 FROM assessments_scored a JOIN patient_summary s USING (patient_id)
-                WHERE a.instrument = 'PHQ-9' AND s.site_id IN ({marks}) GROUP BY 1)
+                WHERE a.instrument = 'PHQ-9' AND s.site_id IN ({marks})
+                  AND a.completed_on >= (SELECT min(week) FROM weeks) GROUP BY 1)
             SELECT a.week, count(*) AS active_patients,
                    count(e.patient_id) / count(*) AS engaged_rate,
                    any_value(p.mean_phq9) AS mean_phq9, any_value(p.phq9_n) AS phq9_n
             FROM active a LEFT JOIN engaged e USING (week, patient_id) LEFT JOIN phq p USING (week)
             GROUP BY a.week ORDER BY a.week""",
-        sites + sites,
+        sites + sites + sites,
     )
     weekly = weekly.with_columns(
         pl.when(pl.col("active_patients") < n)
@@ -541,16 +549,19 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
                 WHERE s.site_id IN ({marks})
                   AND s.enrolled_on + 7 * (k.week_since_enrolment + 1) <= m.as_of + 1),
             engaged AS (
-                SELECT DISTINCT e.patient_id, e.week_since_enrolment
-                FROM enrolled e JOIN patient_daily d ON d.patient_id = e.patient_id
-                 AND d.date >= e.enrolled_on + 7 * e.week_since_enrolment
-                 AND d.date < e.enrolled_on + 7 * (e.week_since_enrolment + 1)
-                 AND (d.checkins > 0 OR d.messages > 0))
+                -- the week since enrolment of every active day, in one pass (an equi-join;
+                -- a range join per (patient, week) grows with the clinic's history)
+                SELECT DISTINCT d.patient_id,
+                       CAST(date_diff('day', s.enrolled_on, d.date) // 7 AS INTEGER)
+                           AS week_since_enrolment
+                FROM patient_daily d JOIN patient_summary s USING (patient_id)
+                WHERE s.site_id IN ({marks}) AND d.date >= s.enrolled_on
+                  AND d.date < s.enrolled_on + 7 * 27 AND (d.checkins > 0 OR d.messages > 0))
             SELECT e.week_since_enrolment, count(*) AS enrolled,
                    count(g.patient_id) / count(*) AS engaged_rate
             FROM enrolled e LEFT JOIN engaged g USING (patient_id, week_since_enrolment)
             GROUP BY 1 ORDER BY 1""",
-        sites,
+        sites + sites,
     ).with_columns(
         pl.when(pl.col("enrolled") < n)
         .then(None)

@@ -78,7 +78,8 @@ def normalise(text: str) -> tuple[str, list[int], list[int]]:
         else:
             # Lower-case first so that e.g. U+0130 decomposes to a plain "i".
             decomposed = unicodedata.normalize("NFKD", ch.lower())
-            pieces = "".join(c for c in decomposed if not unicodedata.combining(c))
+            # Compatibility forms can decompose to capitals ("𝐀" is a bold "A"): lower again.
+            pieces = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
         for piece in pieces:
             if piece == run_char and piece.isalpha():
                 run_len += 1

@@ -25,7 +25,7 @@ def _page_script(page: str, data_dir: str, clinician: str, patient: str | None) 
     from analytics.settings import load_settings
 
     if "ctx" not in st.session_state:
-        ctx = Context.open(load_settings(data_dir))
+        ctx = Context.open(load_settings(data_dir), check_same_thread=False)
         st.session_state["ctx"] = ctx
         st.session_state["actor"] = actor_for_clinician(ctx, clinician)
         st.session_state["pages"] = {}

@@ -117,3 +117,22 @@ def test_cluster_bootstrap_is_wider_than_a_row_bootstrap_for_repeated_patients()
     by_patient = evaluate("m", y, patient=patient, **kw).get("auroc")
     by_row = evaluate("m", y, patient=np.arange(len(y)), **kw).get("auroc")
     assert by_patient.ci_high - by_patient.ci_low > by_row.ci_high - by_row.ci_low
+
+
+def test_bootstrap_counting_path_equals_sorting_each_resample():
+    """The bootstrap's per-resample metrics (counts over one sort) are exactly those of
+    all_metrics on the resampled arrays, ties, repeated rows and text dates included."""
+    from analytics.evaluation import _Resampled, all_metrics
+
+    rng = np.random.default_rng(7)
+    n = 2000
+    y = (rng.random(n) < 0.2).astype(float)
+    for score in (np.round(rng.random(n), 2), rng.random(n), np.repeat([0.1, 0.5], n // 2)):
+        group = rng.integers(0, 9, n)
+        for dates in (group, np.array([f"2026-01-{g + 10}" for g in group])):
+            fast = _Resampled(y, score, score, dates, (0.1, 0.2))
+            for _ in range(20):
+                rows = rng.integers(0, n, n)
+                assert fast.metrics(rows) == all_metrics(
+                    y[rows], score[rows], score[rows], dates[rows], (0.1, 0.2)
+                )

@@ -171,6 +171,7 @@ def test_failed_refresh_keeps_old_snapshot(base_clinic, write_csv, monkeypatch):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(pipeline, "build_serving_tables", boom)
+    monkeypatch.setattr(pipeline, "update_serving_tables", boom)  # the incremental path
     with pytest.raises(RuntimeError, match="disk on fire"):
         refresh(settings=base_clinic)
     assert current_snapshot(data_dir).snapshot_id == first.snapshot_id

@@ -70,3 +70,11 @@ def test_batch_agrees_with_single(texts):
 @given(st.sampled_from(FRAGMENTS[:14]), st.sampled_from(["", "!!", " 😢", "\n", "  ", "..."]))
 def test_detection_ignores_surrounding_punctuation_and_space(fragment, suffix):
     assert detect_crisis(fragment).level == detect_crisis(fragment + suffix).level
+
+
+def test_compatibility_capitals_are_lowered():
+    """Found by hypothesis: a mathematical bold capital decomposed to an upper-case letter."""
+    from analytics.text.crisis import normalise
+
+    assert normalise("𝐀")[0] == "a"
+    assert analyze_message("𝐈 𝐡𝐚𝐯𝐞 𝐭𝐡𝐞 𝐩𝐢𝐥𝐥𝐬 𝐫𝐞𝐚𝐝𝐲").crisis_level == "crisis"
