@@ -37,7 +37,7 @@ def _tables(path) -> dict[str, pd.DataFrame]:
         ]
         out = {}
         for name in names:
-            frame = con.execute(f'SELECT * FROM "{name}"').df()
+            frame = con.sql(f'SELECT * FROM "{name}"').pl().to_pandas()
             frame = frame.drop(columns=BUILD_COLUMNS.get(name, []))
             for col in frame.columns:  # lists (mood_28d) compare as text
                 if frame[col].dtype == object and any(
