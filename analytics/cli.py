@@ -29,6 +29,28 @@ def _err(message: str) -> None:
     print(f"caseload: {message}", file=sys.stderr)
 
 
+def _record_cli(data_dir, *, action: str, target: str, detail: dict) -> None:
+    """Audit an access made from the command line, as the operator's OS user."""
+    import getpass
+
+    from analytics import audit
+    from analytics.store import open_workspace
+
+    ws = open_workspace(data_dir)
+    try:
+        audit.record(
+            ws,
+            audit.audit_key(data_dir.root),
+            actor=f"cli:{getpass.getuser()}",
+            role="cli",
+            action=action,
+            target=target,
+            detail=json.dumps(detail, sort_keys=True),
+        )
+    finally:
+        ws.close()
+
+
 # --- ingest ----------------------------------------------------------------------------
 
 
@@ -323,10 +345,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def _record_audit(args: argparse.Namespace, settings: Settings, result, fmt: str | None) -> None:
     """Record the audit in the data directory's audit trail, if there is one."""
-    import getpass
 
-    from analytics import audit
-    from analytics.store import DataDir, open_workspace
+    from analytics.store import DataDir
 
     data_dir = DataDir(settings.data_dir)
     if not (args.data_dir or data_dir.root.exists()):
@@ -343,19 +363,9 @@ def _record_audit(args: argparse.Namespace, settings: Settings, result, fmt: str
         "format": fmt,
         "out": Path(args.out).name if args.out else None,
     }
-    ws = open_workspace(data_dir)
-    try:
-        audit.record(
-            ws,
-            audit.audit_key(data_dir.root),
-            actor=f"cli:{getpass.getuser()}",
-            role="cli",
-            action="fairness_audit",
-            target=Path(args.predictions).name,
-            detail=json.dumps(detail, sort_keys=True),
-        )
-    finally:
-        ws.close()
+    _record_cli(
+        data_dir, action="fairness_audit", target=Path(args.predictions).name, detail=detail
+    )
 
 
 # --- models: train and export ---------------------------------------------------------
@@ -437,10 +447,8 @@ PREDICTION_COLUMNS = (
 
 def cmd_predictions(args: argparse.Namespace) -> int:
     import csv
-    import getpass
 
-    from analytics import audit
-    from analytics.store import DataDir, open_snapshot, open_workspace
+    from analytics.store import DataDir, open_snapshot
 
     settings = _settings(args)
     data_dir = DataDir(settings.data_dir)
@@ -463,28 +471,18 @@ def cmd_predictions(args: argparse.Namespace) -> int:
         }
         for r in rows
     ]
-    ws = open_workspace(data_dir)
-    try:
-        # Recorded before anything is written: an export of patient data is an access.
-        audit.record(
-            ws,
-            audit.audit_key(data_dir.root),
-            actor=f"cli:{getpass.getuser()}",
-            role="cli",
-            action="export_predictions",
-            target=f"snapshot {info.snapshot_id}",
-            detail=json.dumps(
-                {
-                    "rows": len(records),
-                    "model": args.model or "all",
-                    "format": fmt,
-                    "out": Path(args.out).name if args.out else "stdout",
-                },
-                sort_keys=True,
-            ),
-        )
-    finally:
-        ws.close()
+    # Recorded before anything is written: an export of patient data is an access.
+    _record_cli(
+        data_dir,
+        action="export_predictions",
+        target=f"snapshot {info.snapshot_id}",
+        detail={
+            "rows": len(records),
+            "model": args.model or "all",
+            "format": fmt,
+            "out": Path(args.out).name if args.out else "stdout",
+        },
+    )
 
     def write(out) -> None:
         if fmt == "json":
