@@ -185,11 +185,18 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
     from sample_data.generator import ClinicSpec, generate, write_clinic
 
     started = time.perf_counter()
-    spec = ClinicSpec(patients=args.patients, days=args.days, seed=args.seed, mess=not args.clean)
+    spec = ClinicSpec(
+        patients=args.patients,
+        days=args.days,
+        seed=args.seed,
+        end_date=args.end_date,
+        mess=not args.clean,
+    )
     paths = write_clinic(generate(spec), Path(args.out), fmt=args.format)
     print(
         f"wrote {len(paths)} files for {args.patients:,} patients x {args.days} days "
-        f"(seed {args.seed}) to {args.out} in {time.perf_counter() - started:.1f} s"
+        f"to {spec.resolved_end_date()} (seed {args.seed}) to {args.out} "
+        f"in {time.perf_counter() - started:.1f} s"
     )
     return EXIT_OK
 
@@ -207,7 +214,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"demo clinic already built in {data_dir} (use --rebuild to start again)")
     else:
         started = time.perf_counter()
-        spec = ClinicSpec(patients=args.patients, days=args.days, seed=args.seed)
+        spec = ClinicSpec(
+            patients=args.patients, days=args.days, seed=args.seed, end_date=args.end_date
+        )
         DataDir(data_dir).ensure()
         # The generator writes New York local times; read naive ones the same way.
         (data_dir / "settings.toml").write_text(
@@ -216,7 +225,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         settings = load_settings(data_dir)
         files_dir = data_dir / "demo-files"
         write_clinic(generate(spec), files_dir, fmt="csv")
-        print(f"generated {args.patients:,} synthetic patients x {args.days} days into {files_dir}")
+        print(
+            f"generated {args.patients:,} synthetic patients x {args.days} days "
+            f"to {spec.resolved_end_date()} into {files_dir}"
+        )
         result = ingest([files_dir], settings=settings)
         stored = sum(f.stored + f.updated for f in result.files)
         quarantined = sum(f.quarantined for f in result.files)
@@ -592,6 +604,17 @@ def cmd_patient(args: argparse.Namespace) -> int:
 # --- the parser ------------------------------------------------------------------------
 
 
+def _iso_date(text: str) -> date:
+    """An argparse type: a YYYY-MM-DD date, with a short error otherwise."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+END_DATE_HELP = "last day of data, YYYY-MM-DD (default: yesterday; pin it for the same clinic)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="caseload", description="Caseload Insight: clinical analytics for mental-health care."
@@ -702,12 +725,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
     p.add_argument("--clean", action="store_true", help="no planted mess (all rows valid)")
+    p.add_argument("--end-date", type=_iso_date, help=END_DATE_HELP)
 
     p = verb("demo", "Build a demo clinic in a fresh data directory.", cmd_demo)
     # Big enough for both risk models to have 30+ positive labels in training and test.
     p.add_argument("--patients", type=int, default=2000)
     p.add_argument("--days", type=int, default=365)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--end-date", type=_iso_date, help=END_DATE_HELP)
     p.add_argument("--rebuild", action="store_true", help="start again from scratch")
     p.add_argument("--port", type=int, help="port for the app (default: a free one)")
     p.add_argument(

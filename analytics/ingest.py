@@ -17,8 +17,9 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -333,7 +334,9 @@ _EXPECT = {
 }
 
 
-def _column_error(col: Column, v: str, p: str, *, today_year: int, future_days: int) -> str:
+def _column_error(
+    col: Column, v: str, p: str, *, now: datetime, today: date, future_days: int
+) -> str:
     checks: list[str] = []
     if col.required:
         checks.append(f"WHEN {v} IS NULL THEN 'missing value: this column is required'")
@@ -348,7 +351,7 @@ def _column_error(col: Column, v: str, p: str, *, today_year: int, future_days: 
         checks.append(
             f"WHEN {p} IS NULL THEN {_sql_str('bad type: expected ' + _EXPECT[col.type])}"
         )
-    high = today_year if col.maximum == CURRENT_YEAR else col.maximum
+    high = today.year if col.maximum == CURRENT_YEAR else col.maximum
     if col.minimum is not None or high is not None:
         cond = []
         if col.minimum is not None:
@@ -365,11 +368,12 @@ def _column_error(col: Column, v: str, p: str, *, today_year: int, future_days: 
         checks.append(f"WHEN length(trim({p})) < {col.min_length} THEN {_sql_str(text)}")
     if col.not_future and col.type is ColumnType.DATE:
         checks.append(
-            f"WHEN {p} > CAST(now() AS DATE) THEN 'in the future: expected a date no later than today'"
+            f"WHEN {p} > DATE '{today.isoformat()}' "
+            "THEN 'in the future: expected a date no later than today'"
         )
     elif col.not_future:
         checks.append(
-            f"WHEN {p} > now() + to_days({int(future_days)}) "
+            f"WHEN {p} > TIMESTAMPTZ '{now.astimezone(UTC).isoformat()}' + to_days({int(future_days)}) "
             f"THEN 'in the future: expected no more than {int(future_days)} day(s) after now'"
         )
     return "CASE " + " ".join(checks) + " END"
@@ -459,12 +463,15 @@ def _final_value(table: Table, col: Column) -> str:
     return p
 
 
-def validation_sql(table: Table, *, today_year: int, future_days: int) -> str:
-    """One query over view ``raw`` giving typed values plus the first problem per row."""
+def validation_sql(table: Table, *, now: datetime, today: date, future_days: int) -> str:
+    """One query over view ``raw`` giving typed values plus the first problem per row.
+
+    ``now`` (aware) and ``today`` (the clinic's local date at ``now``) are the run's one
+    reference instant, taken in Python so that a test can pin the clock."""
     cleaned = ", ".join(f"{_clean(c)} AS v_{c.name}" for c in table.columns)
     parsed = ", ".join(f"{_parse(c, 'v_' + c.name)} AS p_{c.name}" for c in table.columns)
     col_errors = ", ".join(
-        f"{_column_error(c, 'v_' + c.name, 'p_' + c.name, today_year=today_year, future_days=future_days)} AS e_{c.name}"
+        f"{_column_error(c, 'v_' + c.name, 'p_' + c.name, now=now, today=today, future_days=future_days)} AS e_{c.name}"
         for c in table.columns
     )
     rules = _rule_errors(table)
@@ -526,8 +533,12 @@ def _ingest_one(
     summary: FileSummary,
 ) -> None:
     """Validate and store one file inside the caller's transaction."""
+    now = datetime.now(UTC)
     sql = validation_sql(
-        table, today_year=datetime.now(UTC).year, future_days=settings.future_tolerance_days
+        table,
+        now=now,
+        today=now.astimezone(ZoneInfo(settings.clinic_timezone)).date(),
+        future_days=settings.future_tolerance_days,
     )
     con.register("raw", frame)
     try:

@@ -686,7 +686,8 @@ def research_cohort(ctx: Context, actor: Actor) -> pl.DataFrame:
     frame = _frame(
         ctx,
         """SELECT s.patient_id, s.gender, s.race_ethnicity, s.primary_language, s.insurance,
-                  s.rurality, s.birth_year, date_diff('day', s.enrolled_on, m.as_of) AS days_enrolled,
+                  s.rurality, s.birth_year, year(m.as_of) AS as_of_year,
+                  date_diff('day', s.enrolled_on, m.as_of) AS days_enrolled,
                   s.phq9_baseline_total, s.phq9_latest_total, s.gad7_baseline_total,
                   s.gad7_latest_total, s.recovered, s.reliably_improved,
                   s.checkin_adherence_28d, s.wearable_coverage_14d
@@ -698,9 +699,10 @@ def research_cohort(ctx: Context, actor: Actor) -> pl.DataFrame:
             pl.col("patient_id")
             .map_elements(ctx.pseudonym, return_dtype=pl.String)
             .alias("patient_key"),
-            age_band(pl.col("birth_year"), ref_year=date.today().year).alias("age_band"),
+            # Age as of the data, not the calendar: the same snapshot, the same bands.
+            age_band(pl.col("birth_year"), ref_year=pl.col("as_of_year")).alias("age_band"),
         )
-        .drop("patient_id", "birth_year")
+        .drop("patient_id", "birth_year", "as_of_year")
         .select("patient_key", pl.exclude("patient_key"))
     )
 
@@ -772,7 +774,7 @@ def model_report(ctx: Context, actor: Actor) -> ModelReport:
     return report
 
 
-def age_band(birth_year: pl.Expr, *, ref_year: int) -> pl.Expr:
+def age_band(birth_year: pl.Expr, *, ref_year: int | pl.Expr) -> pl.Expr:
     """Ten-year age bands ("30-39"), with 90 and over together and missing as "Unknown"."""
     age = ref_year - birth_year
     low = (age // 10) * 10

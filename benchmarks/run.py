@@ -96,7 +96,9 @@ def _stage_generate(work: Path, args: argparse.Namespace) -> dict:
     files, following = work / "files", work / "files_next"
     for folder in (files, following):
         shutil.rmtree(folder, ignore_errors=True)
-    spec = ClinicSpec(patients=args.patients, days=args.days + 1, seed=args.seed)
+    spec = ClinicSpec(
+        patients=args.patients, days=args.days + 1, seed=args.seed, end_date=args.end_date
+    )
     tables = generate(spec)
     now, later = _split_last_day(tables, spec.resolved_end_date())
     paths = write_clinic(now, files, fmt="csv")
@@ -746,6 +748,8 @@ def _child(name: str, work: Path, args: argparse.Namespace) -> dict:
         str(args.days),
         "--seed",
         str(args.seed),
+        "--end-date",
+        args.end_date.isoformat(),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
     if proc.returncode != 0:
@@ -1059,6 +1063,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=1000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=0)
+    # Pinned, so a benchmark measures the same clinic whatever day it runs.
+    parser.add_argument("--end-date", type=date.fromisoformat, default=date(2026, 11, 20))
     parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated stages to run")
     parser.add_argument(
         "--work", type=Path, help="working directory (default: benchmarks/out/<size>)"
@@ -1106,6 +1112,7 @@ def _save(args: argparse.Namespace, started: str, results: list[dict]) -> None:
         "patients": args.patients,
         "days": args.days,
         "seed": args.seed,
+        "end_date": args.end_date.isoformat(),
         "started_at": started,
         "machine": machine(),
         "stages": [stages[n] for n in STAGES if n in stages],

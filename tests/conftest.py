@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -33,6 +34,24 @@ PATIENTS = [
     {"patient_id": "p2", "clinician_id": "c1", "enrolled_on": "2026-02-01", "gender": "female"},
     {"patient_id": "p3", "clinician_id": "c2", "enrolled_on": "2026-03-01", "site_id": "east"},
 ]
+
+
+# Fixtures that build a clinic (and tests/sample_data, which generates them in memory): a
+# test using one depends on the generator's dates, so CI runs it a second time with the
+# clock far ahead (`-m dates` under faketime, .ci/run). A test about "today" itself pins
+# the clock with time-machine and carries the mark by hand.
+CLINIC_FIXTURES = {"model_clinic", "trained_clinic", "small_demo", "full_demo"}
+# Building the default-size demo clinic takes over a minute.
+SLOW_FIXTURES = {"full_demo"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & CLINIC_FIXTURES or "sample_data" in item.path.parts:
+            item.add_marker(pytest.mark.dates)
+        if used & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
 
 
 def csv_text(rows: Sequence[dict[str, object]], columns: Sequence[str] | None = None) -> str:
@@ -158,18 +177,20 @@ def make_warehouse() -> Callable[..., duckdb.DuckDBPyConnection]:
 
 
 MODEL_CLINIC_SPEC = {"patients": 800, "days": 365, "seed": 0}
+MODEL_CLINIC_END = date(2026, 10, 31)
+# Every demo clinic the suite builds ends on this day, so its data (and every number read
+# from it) is the same whatever today's date is.
+DEMO_END_DATE = "2026-11-20"
 
 
 @pytest.fixture(scope="session")
 def model_clinic(tmp_path_factory) -> Settings:
     """A generated clinic (800 patients x 365 days, fixed end date) ingested once."""
-    from datetime import date
-
     from analytics.ingest import ingest
     from sample_data.generator import ClinicSpec, generate, write_clinic
 
     root = tmp_path_factory.mktemp("model_clinic")
-    spec = ClinicSpec(**MODEL_CLINIC_SPEC, end_date=date(2026, 10, 31), mess=False)
+    spec = ClinicSpec(**MODEL_CLINIC_SPEC, end_date=MODEL_CLINIC_END, mess=False)
     data = root / "data"
     data.mkdir()
     (data / "settings.toml").write_text(f'clinic_timezone = "{spec.timezone}"\n')
@@ -210,6 +231,8 @@ def small_demo(tmp_path_factory) -> Path:
             "160",
             "--days",
             "200",
+            "--end-date",
+            DEMO_END_DATE,
         ],
         check=True,
         capture_output=True,
@@ -227,7 +250,17 @@ def full_demo(tmp_path_factory) -> Path:
 
     data = tmp_path_factory.mktemp("full-demo") / "demo"
     subprocess.run(
-        [sys.executable, "-m", "analytics.cli", "demo", "--data-dir", str(data), "--no-serve"],
+        [
+            sys.executable,
+            "-m",
+            "analytics.cli",
+            "demo",
+            "--data-dir",
+            str(data),
+            "--no-serve",
+            "--end-date",
+            DEMO_END_DATE,
+        ],
         check=True,
         capture_output=True,
         text=True,

@@ -15,7 +15,7 @@ import csv
 import io
 import re
 import shutil
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -23,6 +23,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import time_machine
 
 from analytics.access import Actor, Context, Role, actor_for_clinician
 from analytics.export import export_research
@@ -211,12 +212,19 @@ def planted(small_demo, tmp_path_factory):
     return settings, facts
 
 
+# The day the export is written (the clock is pinned to it): that date must not be in it.
+EXPORT_DAY = date(2027, 2, 9)
+
+
 @pytest.fixture(scope="module")
 def exported(planted, tmp_path_factory):
     settings, _ = planted
-    return export_research(
-        settings=settings, out_dir=tmp_path_factory.mktemp("exports") / "one", actor=RESEARCHER
-    )
+    with time_machine.travel(datetime(2027, 2, 9, 15, 0, tzinfo=UTC)):
+        return export_research(
+            settings=settings,
+            out_dir=tmp_path_factory.mktemp("exports") / "one",
+            actor=RESEARCHER,
+        )
 
 
 # --- the scanner ----------------------------------------------------------------------------
@@ -362,7 +370,7 @@ def _planted_needles(facts: dict) -> set[str]:
         *(name.split()[1] for name in PATIENTS.values()),
         *facts["stamps"],
         *_renderings(facts["enrolled"]),
-        *_renderings(date.today()),  # the export date is not recorded either
+        *_renderings(EXPORT_DAY),  # the export date is not recorded either
     }
     return needles
 
@@ -418,7 +426,7 @@ def test_no_planted_identifier_in_any_byte_of_the_export(planted, exported):
     key_texts, key_bytes = _key_material(settings)
     needles = _planted_needles(facts) | _warehouse_needles(settings) | key_texts
     assert len(needles) > 500
-    dates = _warehouse_dates(settings) | {facts["enrolled"], date.today()}
+    dates = _warehouse_dates(settings) | {facts["enrolled"], EXPORT_DAY}
     leaks = find_leaks(exported.out_dir, needles, key_bytes, _date_numbers(dates))
     assert leaks == []
     # and the planted patients are in it, under their pseudonyms

@@ -23,11 +23,20 @@ def researcher_view(full_demo):
     ctx.close()
 
 
-def _coverage(view, group, measure):
-    row = view.coverage.filter(
-        (pl.col("group") == group) & pl.col("measure").str.starts_with(measure)
+def _only_row(view, frame: pl.DataFrame, group: str, what: str) -> dict:
+    """The one row of ``frame`` for ``group``; if there is none, say what was there instead
+    (the groups shown and the ones suppressed), not an IndexError."""
+    rows = frame.filter(pl.col("group") == group)
+    assert rows.height == 1, (
+        f"{rows.height} rows for {group!r} ({what}); groups shown: "
+        f"{sorted(set(frame['group']))}; suppressed: {sorted(view.suppressed)}"
     )
-    return row.row(0, named=True)
+    return rows.row(0, named=True)
+
+
+def _coverage(view, group, measure):
+    frame = view.coverage.filter(pl.col("measure").str.starts_with(measure))
+    return _only_row(view, frame, group, f"coverage of {measure}")
 
 
 def test_coverage_audit_shows_the_planted_cause(researcher_view):
@@ -57,10 +66,8 @@ def test_low_coverage_groups_are_found_less_often(researcher_view):
     by_rurality = views.fairness_audit(
         ctx, researcher, model="relapse_risk", attributes=("rurality",), budget=0.1
     )
-    tpr = by_rurality.disparities.filter(
-        (pl.col("group") == "rurality=rural") & (pl.col("metric") == "tpr")
-    )
-    assert tpr["ratio"][0] < 0.9
+    tprs = by_rurality.disparities.filter(pl.col("metric") == "tpr")
+    assert _only_row(by_rurality, tprs, "rurality=rural", "TPR disparity")["ratio"] < 0.9
     crossed = views.fairness_audit(
         ctx, researcher, model="relapse_risk", attributes=("insurance", "rurality"), budget=0.1
     )
@@ -69,8 +76,6 @@ def test_low_coverage_groups_are_found_less_often(researcher_view):
     )
     assert flagged.height >= 1
     for group in flagged["group"]:
-        wear = crossed.coverage.filter(
-            (pl.col("group") == group) & pl.col("measure").str.starts_with("wearable")
-        )
-        assert wear["ratio"][0] < 0.8, group  # the flagged group has less wearable data
+        # the flagged group has less wearable data
+        assert _coverage(crossed, group, "wearable")["ratio"] < 0.8, group
     assert any("missing data is a likely cause" in line for line in crossed.summary.splitlines())

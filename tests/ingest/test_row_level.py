@@ -6,14 +6,25 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 
 from analytics.ingest import ingest
 
-NOW = datetime.now(UTC)
+# "In the future" is judged against the clock: pin it, so these rows mean the same on any
+# day (and under faketime in CI).
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+pytestmark = pytest.mark.dates
 FUTURE = (NOW + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
 SOON = (NOW + timedelta(hours=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
 TOMORROW = (NOW + timedelta(days=2)).strftime("%Y-%m-%d")
 NEXT_YEAR = str(NOW.year + 1)
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
 
 GOOD = {
     "clinicians.csv": {"clinician_id": "c9", "display_name": "Dr Nine", "site_id": "north"},

@@ -8,6 +8,7 @@ import re
 
 import polars as pl
 import pytest
+import time_machine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -106,19 +107,26 @@ def test_timestamps_carry_the_clinic_offset_across_daylight_saving(clean):
     assert offsets == ["-04:00", "-05:00"]
 
 
-def test_default_end_date_is_yesterday_at_the_latest_and_nothing_is_in_the_future():
-    spec = ClinicSpec(patients=25, days=30, seed=5)
-    end = spec.resolved_end_date()
-    assert end <= dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    tables, _ = generate_with_truth(spec)
-    now = dt.datetime.now(dt.UTC)
+@pytest.mark.parametrize(
+    ("clock", "expected"),
+    [
+        # 03:30 UTC is still the previous evening in New York: yesterday is local.
+        (dt.datetime(2026, 3, 8, 3, 30, tzinfo=dt.UTC), dt.date(2026, 3, 6)),
+        (dt.datetime(2026, 3, 8, 15, 0, tzinfo=dt.UTC), dt.date(2026, 3, 7)),
+    ],
+)
+def test_default_end_date_is_yesterday_and_nothing_is_in_the_future(clock, expected):
+    with time_machine.travel(clock, tick=False):
+        spec = ClinicSpec(patients=25, days=30, seed=5)
+        assert spec.resolved_end_date() == expected
+        tables, _ = generate_with_truth(spec)
     for name, frame in tables.items():
         for col in frame.columns:
             dtype = frame[col].dtype
             if isinstance(dtype, pl.Datetime) and frame[col].drop_nulls().len():
-                assert frame[col].max() <= now, (name, col)
+                assert frame[col].max() <= clock, (name, col)
             elif dtype == pl.Date and frame[col].drop_nulls().len():
-                assert frame[col].max() <= end, (name, col)
+                assert frame[col].max() <= expected, (name, col)
 
 
 def test_messy_parseable_timestamps_never_pass_the_end_date(messy, small_spec):
