@@ -3,6 +3,7 @@ directory, driven by Playwright in Debian's headless Chromium."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -71,6 +72,21 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("caseload serve did not become healthy in 90 s")
 
 
+_FAKETIME_VARS = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC", "DONT_FAKE_MONOTONIC")
+
+
+@contextlib.contextmanager
+def _real_clock_for_children():
+    """CI's date-shifted run preloads libfaketime into every process to move the app
+    server's clock. Playwright's driver and Chromium stop rendering under it, and the clock
+    under test is the server's, so they start without it (the server still gets it)."""
+    saved = {k: os.environ.pop(k) for k in _FAKETIME_VARS if k in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
@@ -79,10 +95,14 @@ def browser():
         )
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with _real_clock_for_children():
+        driver = sync_playwright().start()
+        b = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
         yield b
+    finally:
         b.close()
+        driver.stop()
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,12 @@ RUNNING = (
 def settle(page, *, timeout: int = 60_000) -> None:
     """Wait until Streamlit has finished running the script for this page: no running
     indicator and no spinner on two looks 400 ms apart."""
-    page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=timeout)
+    # Something drawn in the main area first: before the session's first run starts there is
+    # no running indicator either, and a busy server can take seconds to begin.
+    page.wait_for_selector(
+        '[data-testid="stMainBlockContainer"] [data-testid="stElementContainer"]',
+        timeout=timeout,
+    )
     for _ in range(2):
         page.wait_for_timeout(400)
         page.wait_for_function(RUNNING, timeout=timeout)
