@@ -643,7 +643,11 @@ def _attach_message_analysis(con: duckdb.DuckDBPyConnection) -> None:
             "sentiment": [r.sentiment for r in results],
             "sentiment_note": [r.sentiment_note for r in results],
             "crisis_level": [r.crisis_level for r in results],
-            "crisis_matched": [r.matched for r in results],
+            "crisis_matched": [r.evidence for r in results],
+            "language_confidence": [r.language_confidence for r in results],
+            "crisis_category": [r.category for r in results],
+            "crisis_about_other": [r.about_other for r in results],
+            "crisis_reason": [r.reason for r in results],
         },
         schema={
             "message_id": pl.String,
@@ -652,6 +656,10 @@ def _attach_message_analysis(con: duckdb.DuckDBPyConnection) -> None:
             "sentiment_note": pl.String,
             "crisis_level": pl.String,
             "crisis_matched": pl.String,
+            "language_confidence": pl.Float64,
+            "crisis_category": pl.String,
+            "crisis_about_other": pl.Boolean,
+            "crisis_reason": pl.String,
         },
     )
     con.register("message_analysis_frame", frame)
@@ -659,6 +667,61 @@ def _attach_message_analysis(con: duckdb.DuckDBPyConnection) -> None:
         "CREATE OR REPLACE TEMP TABLE message_analysis AS SELECT * FROM message_analysis_frame"
     )
     con.unregister("message_analysis_frame")
+
+
+def reanalyse_messages(con: duckdb.DuckDBPyConnection) -> int:
+    """Re-analyse stored patient messages that an older detector analysed.
+
+    Their ``language_confidence`` is NULL (the column came with this version; every
+    message analysed since has a value), and an old ``none`` could not tell "checked"
+    from "not checked". Returns the number of messages re-analysed.
+    """
+    from analytics.text import analyze_messages
+
+    rows = con.execute(
+        "SELECT message_id, text FROM messages "
+        "WHERE sender = 'patient' AND language_confidence IS NULL AND text IS NOT NULL"
+    ).fetchall()
+    if not rows:
+        return 0
+    results = analyze_messages([text for _, text in rows])
+    frame = pl.DataFrame(
+        {
+            "message_id": [mid for mid, _ in rows],
+            "language": [r.language for r in results],
+            "language_confidence": [r.language_confidence for r in results],
+            "sentiment": [r.sentiment for r in results],
+            "sentiment_note": [r.sentiment_note for r in results],
+            "crisis_level": [r.crisis_level for r in results],
+            "crisis_matched": [r.evidence for r in results],
+            "crisis_category": [r.category for r in results],
+            "crisis_about_other": [r.about_other for r in results],
+            "crisis_reason": [r.reason for r in results],
+        },
+        schema_overrides={
+            "message_id": pl.String,
+            "language": pl.String,
+            "sentiment": pl.Float64,
+            "sentiment_note": pl.String,
+            "crisis_matched": pl.String,
+            "crisis_category": pl.String,
+            "crisis_reason": pl.String,
+        },
+    )
+    con.register("reanalysed_frame", frame)
+    try:
+        con.execute(
+            """UPDATE messages AS m SET
+                 language = r.language, language_confidence = r.language_confidence,
+                 sentiment = r.sentiment, sentiment_note = r.sentiment_note,
+                 crisis_level = r.crisis_level, crisis_matched = r.crisis_matched,
+                 crisis_category = r.crisis_category,
+                 crisis_about_other = r.crisis_about_other, crisis_reason = r.crisis_reason
+               FROM reanalysed_frame r WHERE m.message_id = r.message_id"""
+        )
+    finally:
+        con.unregister("reanalysed_frame")
+    return len(rows)
 
 
 def _already_ingested(con: duckdb.DuckDBPyConnection, digest: str, table: str) -> tuple | None:
@@ -733,6 +796,7 @@ def ingest(
     with pipeline_lock(data_dir, purpose="ingest"):
         con = open_warehouse(data_dir, settings=settings)
         try:
+            reanalyse_messages(con)
             run_id = con.execute("SELECT nextval('run_ids')").fetchone()[0]
             con.execute(
                 "INSERT INTO ingest_runs VALUES (?, now(), NULL, ?, 'running')", [run_id, strict]

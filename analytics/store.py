@@ -52,7 +52,11 @@ DERIVED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("sentiment", "DOUBLE"),
         ("sentiment_note", "VARCHAR"),
         ("crisis_level", "VARCHAR"),
-        ("crisis_matched", "VARCHAR"),
+        ("crisis_matched", "VARCHAR"),  # the evidence: the words that decided the level
+        ("language_confidence", "DOUBLE"),
+        ("crisis_category", "VARCHAR"),
+        ("crisis_about_other", "BOOLEAN"),
+        ("crisis_reason", "VARCHAR"),
     ),
 }
 
@@ -194,7 +198,28 @@ def open_warehouse(data_dir: DataDir, *, settings: Settings) -> duckdb.DuckDBPyC
         con.execute(ddl)
     for name in TABLES:
         con.execute(table_ddl(name))
+    _add_missing_columns(con)
     return con
+
+
+def _add_missing_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring a warehouse built by an older version up to today's derived columns.
+
+    Rows stored before keep NULL in the new columns until they are re-analysed
+    (``caseload ingest --force`` of the same files, see the README's "Messages").
+    """
+    for table, columns in DERIVED_COLUMNS.items():
+        have = {
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = ?",
+                [table],
+            ).fetchall()
+        }
+        for name, sql_type in columns:
+            if name not in have:
+                con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {sql_type}')
 
 
 # --- the serving snapshot ------------------------------------------------------------

@@ -1,761 +1,552 @@
-"""Crisis-language detection in patient messages (English and Spanish).
+"""Crisis-language detection in patient messages, grounded in the C-SSRS categories.
 
-Two levels, modelled loosely on how clinicians grade suicide risk:
+Levels (a prompt for a clinician to look, never an automated action):
 
-* ``crisis``: intent, plan, access to means, imminence, an attempt under way or a
-  goodbye ("I have the pills ready", "voy a quitarme la vida", "I wrote my goodbye letters").
-* ``concern``: ideation without intent, passive death wishes, hopelessness, feeling a
-  burden, self-harm, a past attempt, someone else's suicide, and *negated* statements
-  ("I'm not going to hurt myself"): clinicians want to see those, so negation lowers a
-  crisis phrase to concern and never to none.
+* ``crisis``: intent, plan, preparatory acts (means gathered, notes, a date, giving
+  things away, goodbyes) or an attempt in progress or just made;
+* ``concern``: a wish to be dead, non-specific active thoughts, hopelessness, self-harm,
+  a past attempt, and every *negated* mention ("I'm not going to hurt myself"):
+  clinicians want to see those, so negation lowers a crisis phrase to concern, never to
+  none;
+* ``none``: nothing found; a message about someone else (a relative, a film, the news)
+  is ``none`` for the patient with ``about_other`` set, except a third person with a
+  weapon and a threat, which is ``concern`` with ``about_other``.
 
-This is a prompt for a clinician to look, never an automated action, so recall comes
-first: when a phrase could be read either way it is flagged. Figures of speech ("killing
-it at work", "me muero de risa") are masked before the rules run.
+(``unchecked`` is decided by the caller from the language: see
+:mod:`analytics.text`.)
 
 How a message is read:
 
-1. Normalise (lower case, no accents, no apostrophes, runs of three or more identical
-   letters collapsed, whitespace squeezed), keeping a map back to the original so that
-   ``matched`` is the phrase exactly as the patient wrote it.
-2. Mask idioms.
-3. Crisis phrases win unless negated just before ("I'm not going to ...") or, for pill
-   phrases, in a routine medication context (pharmacy, pill organiser).
-4. Combinations: strong ideation next to "tonight"/"right now", distress plus a means at
-   hand, vague intent ("I'm doing it") plus readiness or distress, and weak warning signs
-   (a farewell, thanks and absolution, waiting for people to leave) with distress or
-   with each other.
-5. Otherwise the earliest concern phrase, if any.
+1. Normalise (:mod:`analytics.text.normalise`), keeping a map back to the original so
+   that the evidence is quoted exactly as written.
+2. Mask idioms ("killing it at work", "me muero de risa").
+3. Crisis rules of every lexicon, then compositional matching within each sentence (a
+   first-person act, intent, means and time in any order), then the combinations
+   (ideation next to "tonight", distress with a means at hand, warning signs together),
+   then concern rules. A crisis hit that is negated just before, or a pill phrase in a
+   routine medication context, becomes a concern candidate.
+4. A hit whose sentence is about someone else (a film, the news, a class paper, a
+   relative as the subject) is set aside and only marks ``about_other``.
 
-Both languages' rules run on every message, whatever the language identifier said:
-patients switch languages mid-message and a misidentified language must not hide a
-crisis. The rules are hand-written; see ``tests/text/CORPUS.md`` for how well they do on
-phrasings they were not written against (much worse than on the corpus they were).
+The evidence is the text of the hit that decided the level, never an earlier weaker one.
+All lexicons run on every message, whatever the language identifier said: patients
+switch languages mid-message and a misidentified language must not hide a crisis.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
+from functools import cache
+
+from analytics.text.lexicon import LexiconRule, load_lexicons
+from analytics.text.normalise import Normaliser
+
+__all__ = [
+    "CATEGORY_LABELS",
+    "CATEGORY_LEVELS",
+    "CONCERN",
+    "CRISIS",
+    "LEVELS",
+    "NONE",
+    "UNCHECKED",
+    "CrisisResult",
+    "detect_crisis",
+    "explain",
+    "normalise",
+]
 
 NONE = "none"
 CONCERN = "concern"
 CRISIS = "crisis"
-LEVELS = (NONE, CONCERN, CRISIS)
+UNCHECKED = "unchecked"
+LEVELS = (NONE, CONCERN, CRISIS, UNCHECKED)
+_RANK = {NONE: 0, CONCERN: 1, CRISIS: 2}
 
-_APOSTROPHES = frozenset("'\u2019\u2018\u02bc\u00b4`\u2032")
+# Plain words for the dashboard, one per category a result can carry.
+CATEGORY_LABELS: dict[str, str] = {
+    "wish_dead": "wish to be dead or not wake up",
+    "active_nonspecific": "thoughts of killing themselves (no method or plan said)",
+    "ideation_method": "thoughts of a method",
+    "intent": "says they intend to act",
+    "plan": "a plan: how, when or where, or researching a method",
+    "preparatory": "preparing (means gathered, notes, giving things away, a date, goodbyes)",
+    "attempt": "an attempt under way or just made",
+    "self_harm": "self-harm (cutting, burning, hitting themselves)",
+    "past_attempt": "a past suicide attempt",
+    "hopelessness": "hopelessness or feeling a burden",
+    "negated": "mentions suicide or self-harm but denies it ('I'm not going to hurt myself')",
+    "told_to_die": "someone told them to kill themselves",
+    "other_person": "about someone else (a relative, the news, a film)",
+    "other_person_threat": "someone else with a weapon and a threat",
+    "model": "flagged by the learned second opinion, not by a rule",
+}
+# The C-SSRS reading of each category's level.
+CATEGORY_LEVELS: dict[str, str] = {
+    "wish_dead": CONCERN,
+    "active_nonspecific": CONCERN,
+    "ideation_method": CONCERN,
+    "intent": CRISIS,
+    "plan": CRISIS,
+    "preparatory": CRISIS,
+    "attempt": CRISIS,
+    "self_harm": CONCERN,
+    "past_attempt": CONCERN,
+    "hopelessness": CONCERN,
+    "negated": CONCERN,
+    "told_to_die": CONCERN,
+    "other_person": NONE,
+    "other_person_threat": CONCERN,
+    "model": CONCERN,
+}
 
 
 @dataclass(frozen=True)
 class CrisisResult:
-    """The level and the phrase of the original message that set it."""
+    """The level, its C-SSRS category and the words of the original that decided it."""
 
-    level: str
-    matched: str | None
-
-
-# --------------------------------------------------------------------------- normalising
-
-
-def normalise(text: str) -> tuple[str, list[int], list[int]]:
-    """Normalised text and, per normalised character, its start and end in ``text``."""
-    chars: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    run_char = ""
-    run_len = 0
-    for i, ch in enumerate(text):
-        if ch in _APOSTROPHES:
-            continue
-        if ch.isspace():
-            if chars and chars[-1] == " ":
-                ends[-1] = i + 1
-                continue
-            pieces = " "
-        elif ch.isascii():
-            pieces = ch.lower()
-        else:
-            # Lower-case first so that e.g. U+0130 decomposes to a plain "i".
-            decomposed = unicodedata.normalize("NFKD", ch.lower())
-            # Compatibility forms can decompose to capitals ("𝐀" is a bold "A"): lower again.
-            pieces = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-        for piece in pieces:
-            if piece == run_char and piece.isalpha():
-                run_len += 1
-            else:
-                run_char, run_len = piece, 1
-            # Elongation ("dieeee", "morirrr") becomes one letter; real doubles ("kill",
-            # "llevo") are kept, so a third repeat removes the second one again.
-            if run_len == 3:
-                chars.pop()
-                starts.pop()
-                ends.pop()
-                ends[-1] = i + 1
-                continue
-            if run_len > 3:
-                ends[-1] = i + 1
-                continue
-            chars.append(piece)
-            starts.append(i)
-            ends.append(i + 1)
-    return "".join(chars), starts, ends
+    level: str  # "none" | "concern" | "crisis"
+    category: str | None
+    about_other: bool
+    evidence: str | None
+    rule: str | None = None  # internal rule name, for tests and debugging
 
 
-# ---------------------------------------------------------------------------- vocabulary
-# All patterns are written against the normalised text: lower case, no accents, no
-# apostrophes ("im", "dont", "ill" for "I'll").
-
-_SELF = r"(?:my ?self|myslef|mysef)"
-_SUICIDE = r"\bsu[iy]?[cs]{1,2}[iy]?d\w*"  # suicide, suicidal, sucidal, suicidial, suisidal
-_MEDS = (
-    r"(?:pills|meds|medications?|tablets|capsules|antidepressants|painkillers|"
-    r"sleeping pills|tylenol|paracetamol|acetaminophen|ibuprofen|advil|aspirin|xanax|"
-    r"insulin|oxy|oxys|oxycodone|percocet|fentanyl|opioids|heroin|benzos|klonopin|"
-    r"clonazepam|lorazepam|ativan|valium|diazepam|lithium|seroquel|quetiapine|"
-    r"amitriptyline|ambien|zolpidem|bottle)"
-)
-_PASTILLAS = r"(?:pastillas|medicinas|medicamentos|pildoras|tabletas|clonazepam|rivotril)"
-# Where a Spanish "throw myself" verb is a jump, not "me voy a tirar a la cama".
-_JUMP_TARGET_ES = (
-    r"(?: (?:del?|desde|por)\b| al (?:vacio|tren|metro|rio|mar|trafico)| a las? vias?| a la calle)"
-)
-_INTENT_EN = (
-    r"(?:going to|gonna|gona|goin to|about to|planning to|plan to|intend to|"
-    r"decided to|ready to|\bill|i will|i shall)"
-)
-_ACT_EN = (
-    rf"(?:kil+ {_SELF}|kms\b|unalive {_SELF}|"
-    r"end (?:it all|it|my life|my own life|things|everything)\b(?! with)|"
-    rf"take my (?:own )?life|commit {_SUICIDE}|"
-    rf"(?:hang|shoot|drown|stab|poison|hurt|cut|harm|burn|starve) {_SELF}|"
-    r"(?:slit|cut|slash) my wrists|overdose|od\b|"
-    r"jump(?: off| from| in front)|jump(?= *(?:[.!,;]|$))|"
-    rf"(?:take|swallow) (?:all|every|the whole|the entire)(?: of)?(?: my| the)?(?: \w+)? {_MEDS}|"
-    r"(?:take|swallow) everything\b|"
-    r"drive (?:my car |the car )?(?:into|off)\b|"
-    r"walk into (?:the )?(?:ocean|sea|river|lake|traffic)\b|"
-    r"(?:step|jump|lie down) (?:in front of|under|on the tracks)\b|"
-    rf"throw {_SELF} (?:off|in front of|under)\b)"
-)
-# Up to two words between intent and act ("going to finally end it"), never a negation
-# ("I'll never kill myself" is concern, not intent).
-_FILLER = r"(?:(?!(?:not|never|no|nunca|jamas)\b)\w+ ){0,2}?"
-# "pienso matarme" is intent; "pienso en matarme" is ideation.
-_INTENT_ES = r"(?:\bvoy a|\bvamos a|\bpienso(?! (?:en|sobre|que))|\bplaneo|\bdecidi)"
-_ACT_ES = (
-    r"(?:matarme|suicidarme|quitarme la vida|ahorcarme|colgarme|envenenarme|"
-    rf"(?:tirarme|aventarme|lanzarme|echarme|arrojarme){_JUMP_TARGET_ES}|"
-    r"cortarme las venas|tomarme (?:todas|todo)|tomar(?:me)? (?:todo|el frasco|el bote|la caja)|"
-    r"acabar con (?:todo|mi vida)|terminar con (?:todo|mi vida)|dejar de sufrir|"
-    r"pegarme un tiro|darme un tiro|dispararme|meterme al (?:mar|rio|lago))"
-)
-_ME_VOY_ES = (
-    r"\bme (?:voy|vas) a (?:matar|suicidar|quitar la vida|ahorcar|colgar|envenenar|"
-    rf"(?:tirar|aventar|lanzar|echar|arrojar){_JUMP_TARGET_ES}|"
-    r"cortar las venas|tomar (?:todas|todo|el frasco|el bote|la caja)|"
-    r"(?:pegar|dar) un tiro|disparar|meter al (?:mar|rio|lago))"
-)
-_NOW = r"(?:tonight|right now|today|hoy mismo|hoy|esta noche|ahora mismo|ahorita|ya mismo|ya)"
-
-# ------------------------------------------------------------------------- crisis rules
-# (rule name, pattern). Names are for debugging and tests, never shown to users.
-
-_CRISIS_RULES: list[tuple[str, str]] = [
-    # intent: a first-person future or decision followed by a self-directed act
-    ("intent_en", rf"\b{_INTENT_EN} {_FILLER}{_ACT_EN}"),
-    ("intent_es", rf"{_INTENT_ES} {_FILLER}{_ACT_ES}"),
-    ("intent_es_clitic", _ME_VOY_ES),
-    (
-        # Spanish uses the present for the near future: "esta noche me mato"
-        "intent_es_present",
-        r"\b(?:hoy|esta noche|manana|ahora|ya|el (?:lunes|martes|miercoles|jueves|viernes|"
-        r"sabado|domingo)) me (?:mato|suicido|quito la vida)\b|"
-        r"\bme (?:mato|suicido|quito la vida) (?:hoy|esta noche|manana|ahora|ya)\b|"
-        r"\bme suicido\b|\b(?:hoy|esta noche) (?:termino|acabo) con (?:todo|mi vida)\b|"
-        r"\b(?:termino|acabo) con (?:todo|mi vida) (?:hoy|esta noche)\b",
-    ),
-    (
-        "desire_now",
-        rf"\b(?:want to|wanna|quiero|kiero|me quiero|me kiero) (?:kill {_SELF}|end my life|"
-        r"suicidarme|suicidar|matarme|matar|quitarme la vida|"
-        rf"(?:tirarme|aventarme|lanzarme|echarme|tirar|aventar|lanzar|echar){_JUMP_TARGET_ES})"
-        rf"(?: \w+){{0,3}} {_NOW}\b",
-    ),
-    # imminence
-    (
-        "imminent",
-        r"\bready to die\b|"
-        r"\b(?:tonight|today)(?: is|s) (?:the (?:night|day)|it)\b(?= *(?:[.!,;]|$|i\b))|"
-        r"\b(?:esta noche|hoy) se (?:acaba|termina) todo\b|"
-        r"\b(?:tonight|today) it (?:all )?ends\b|\bit (?:all )?ends (?:tonight|today)\b",
-    ),
-    (
-        "not_survive",
-        r"\b(?:not going to|wont|will not|not gonna) (?:be (?:here|alive|around)|make it|"
-        r"survive)\b(?: \w+){0,2} (?:by|through|past|until|after|tomorrow|tonight|the night)\b|"
-        r"\bno voy a (?:pasar de|llegar a|sobrevivir|amanecer)\b|"
-        r"\bya no voy a estar (?:aqui|viv[oa])\b",
-    ),
-    # plan
-    (
-        "plan",
-        r"\bi (?:have|ve got|got) a plan\b|\bplan and the means\b|"
-        r"\b(?:decided|figured out|worked out|know exactly|know) (?:how|when|where) "
-        r"(?:im going to|im gonna|i ?ll|i will|to) (?:do it|end it|kill)|"
-        r"\b(?:ya )?(?:decidi|tengo decidido) (?:como|cuando|donde)\b|\bya lo tengo decidido\b|"
-        r"\btengo un plan\b",
-    ),
-    (
-        # researching a method is planning; reassurance lowers it to concern (see below)
-        "method_research",
-        r"\b(?:looked up|looking up|look up|googled|googling|researched|researching|searched|"
-        r"searching|reading about)(?: \w+){0,3} (?:how (?:many|much)|ways to (?:die|kill|end)|"
-        r"how to (?:die|kill|end|hang|overdose|od)|lethal doses?|painless ways|methods? (?:to|of)|"
-        r"(?:the )?(?:tallest|highest) (?:buildings?|bridges?))|"
-        r"\bhow many \w+ (?:it would take|would it take|it takes|to die|does it take)\b|"
-        r"\blethal dose\b|\bdosis letal\b|"
-        r"\b(?:busque|buscando|investigue|investigando|averigue|averiguando)(?: \w+){0,3} "
-        r"(?:cuant[oa]s|como (?:morir|matarme|suicidarme|ahorcarme)|formas de "
-        r"(?:morir|matarme|suicidarme))|"
-        rf"\bcuant[oa]s {_PASTILLAS} (?:necesito|se necesitan|hacen falta)\b",
-    ),
-    # means
-    (
-        "means_en",
-        r"\b(?:bought|buying|purchased|loaded|got|have|holding|picked up)(?: \w+){0,3} "
-        r"(?:rope|noose|gun|pistol|firearm|razor ?blades|blades|poison|rat poison|charcoal)\b|"
-        r"\b(?:tied|tying|tie|made|making) (?:a|the|my) (?:rope|noose)\b|"
-        r"\b(?:noose|rope) is (?:ready|up|tied)\b|"
-        r"\b(?:put|hid|hidden|hung|keep|kept) (?:the|a|my) (?:rope|noose)\b",
-    ),
-    (
-        "means_es",
-        r"\b(?:compre|consegui|tengo|traigo|agarre)(?: (?:ya|aqui|la|el|una|un|mi|mis)){0,3} "
-        r"(?:cuerda|soga|veneno|arma|pistola)\b|"
-        r"\b(?:amarre|ate|colgue|prepare|puse|escondi|guarde) (?:la|una) (?:cuerda|soga)\b|"
-        r"\b(?:lista|preparada) la (?:soga|cuerda)\b|"
-        r"\b(?:soga|cuerda) (?:esta )?(?:lista|preparada)\b|"
-        r"\b(?:guardad|escondid)[oa]s? (?:el|la|las|los) "
-        r"(?:veneno|pastillas|pistola|cuerda|soga|arma)\b",
-    ),
-    (
-        "pills_en",
-        r"\b(?:have|ve got|got|had) (?:the|all the|all my|my|all of my|enough) "
-        rf"{_MEDS}(?: \w+){{0,2}}? (?:ready|lined up|counted|laid out|saved|with me|right here)\b|"
-        r"\b(?:saving|saved|stockpil\w*|hoard\w*|collecting|collected)(?: up)?"
-        rf"(?: (?:my|the|all|enough|some|of)){{0,3}} {_MEDS}\b|"
-        rf"\benough {_MEDS}\b|\b(?:stash|stockpile|hoard) of(?: \w+){{0,3}} {_MEDS}\b|"
-        rf"\b(?:\d{{2,}}|all|a handful of|todas|un punado de)(?: \w+){{0,3}} "
-        rf"(?:{_MEDS}|{_PASTILLAS})(?: \w+){{0,3}} (?:in my hand|en la mano|right here|ready|listas)\b",
-    ),
-    (
-        "pills_es",
-        rf"\bya tengo (?:las|mis|suficientes) {_PASTILLAS}\b|"
-        rf"\b(?:guarde|guardadas|guardando|junte|juntando)(?: \w+){{0,2}} {_PASTILLAS}\b|"
-        rf"\bsuficientes {_PASTILLAS}\b|\b{_PASTILLAS} suficientes\b|"
-        r"\b(?:frasco|bote|caja) de pastillas en la mano\b|\btomarmelas todas\b",
-    ),
-    # an attempt under way
-    (
-        "took",
-        r"\b(?:took|taken|swallowed|downed)(?: like| about| around| over| already)? "
-        rf"(?:all|a bunch|a handful|\d{{2,}})(?: of)?(?: my| the)?(?: \w+)? {_MEDS}|"
-        r"\b(?:took|taken|swallowed|downed)(?: \w+){0,3} (?:whole|entire) bottle\b|"
-        r"\b(?:swallowed|took) everything\b|"
-        r"\balready (?:took|taken|swallowed) (?:the|all the) (?:pills|meds|tablets)\b|"
-        r"\b(?:took|taken|swallowed|downed|tome|trague)"
-        r"(?: like| about| around| over| already| ya| como| mas de)? "
-        r"(?:a lot of|lots of|loads of|so many|too many|many|un monton de|muchas|tantas|"
-        r"\d{2,}|twenty|thirty|forty|fifty|veinte|treinta|cuarenta|cincuenta)(?: \w+)?"
-        rf" (?:{_MEDS}|{_PASTILLAS})\b|"
-        r"\bya me (?:tome|trague) (?:las|todas las) (?:pastillas|medicinas)\b|"
-        r"\bme (?:tome|trague|bebi) (?:todas|todo|un monton|muchas|el frasco|la caja|\d{2,})\b",
-    ),
-    (
-        "bleeding",
-        r"\b(?:wont|cant|doesnt|will not|cannot|can not) stop (?:the )?bleeding\b|"
-        r"\bbleeding (?:wont|will not) stop\b|\bcut\w*(?: \w+){0,4} (?:really |very |too |so )?deep\b|"
-        r"\b(?:a lot of|so much|lots of|too much) blood\b|"
-        r"\bme estoy desangrando\b|\bno (?:para|deja) de sangrar\b|"
-        r"\bcorte\w*(?: \w+){0,4} (?:muy |demasiado )?(?:hondo|profundo)\b|"
-        r"\b(?:mucha|tanta) sangre\b",
-    ),
-    # where the patient is
-    (
-        "location",
-        r"\b(?:im|i am)(?: \w+){0,2} (?:on|at) the (?:bridge|roof|rooftop|ledge|edge|"
-        r"tracks|train tracks|cliff)\b|\b(?:im|i am)(?: \w+){0,2} (?:on|at) the edge of "
-        r"the (?:roof|bridge|building|cliff|platform)\b|"
-        r"\b(?:engine|car|motor)(?: \w+)? run\w*(?: \w+){0,2} (?:in|inside) the "
-        r"(?:closed |shut )?garage\b|"
-        r"\bestoy(?: \w+){0,5} (?:el puente|la azotea|el techo|la cornisa|las vias)\b"
-        r"(?! de camino| camino)|\bvoy a saltar\b",
-    ),
-    # goodbyes
-    (
-        "goodbye_en",
-        r"\b(?:suicide|goodbye|farewell) (?:note|notes|letter|letters|message|video)\b|"
-        r"\bsaid (?:my )?goodbyes\b|\b(?:writing|wanted|want|here|just) to say goodbye\b|"
-        r"\bthis is (?:my )?(?:last|final) (?:message|text|goodbye)\b|\bthis is goodbye\b|"
-        r"\bgoodbye (?:everyone|all|world)\b|\bwhoever finds me\b|"
-        r"\b(?:gave|giving|give) away (?:all )?my (?:stuff|things|belongings|possessions|"
-        r"pets?|cat|dog)\b|"
-        r"\bwont need (?:them|it|this|these|those|anything|my \w+) any ?more\b|"
-        r"\bwont be (?:around|here) (?:much longer|for long|any ?more|tomorrow)\b|"
-        r"\b(?:wont|will not|never) (?:hear from|see|talk to) me again\b|"
-        r"\bby the time you (?:read|see|get) this\b|"
-        r"\b(?:said|say|saying) (?:good ?)?bye\b[^.!?]{0,60}\bthe last time\b|"
-        r"\blast time (?:im|i am|ill be|i will be) (?:writing|talking|messaging)\b|"
-        r"\bmy will is (?:done|ready|written|signed|sorted)\b|"
-        r"\b(?:wrote|written|made|finished|signed) (?:my|a) will\b|"
-        r"\b(?:wrote|written|writing|left) (?:letters|notes) (?:to|for) (?:everyone|all|my)\b",
-    ),
-    (
-        "goodbye_es",
-        r"\bcartas? de despedida\b|\b(?:esta es )?mi despedida\b|\bme despedi de todos\b|"
-        r"\b(?:mi )?ultimo mensaje\b|\badios a todos\b|\bno me busquen\b|"
-        r"\b(?:regale|regalando|reparti|les dejo|le dejo) (?:todas )?mis cosas\b"
-        r"(?! viejas| que ya no)|"
-        r"\bya no (?:la|las|lo|los) (?:voy a|vas a) necesitar\b|\bya no voy a estar\b|"
-        r"\bultima vez que (?:les|te|los|las) (?:escribo|hablo)\b|"
-        r"\bya no (?:van|vas|volveran|volveras) a saber (?:nada )?de mi\b|"
-        r"\b(?:hice|escribi|termine|firme) (?:mi|el) testamento\b|\bmi testamento\b|"
-        r"\bescribi cartas (?:para|a) (?:todos|mis|mi)\b",
-    ),
-]
-# Pill phrases in a routine medication context are not a means ("I have my pills ready
-# for the week in the organizer").
-_PILL_RULES = frozenset({"pills_en", "pills_es"})
-_ROUTINE_MEDS = re.compile(
-    r"\b(?:pharmacy|pharmacist|refill|prescription|prescribed|organi[sz]er|pill ?box|"
-    r"dosette|for the (?:week|trip|month|holiday|holidays|weekend)|dose|doctor|dr|"
-    r"breakfast|farmacia|receta|pastillero|presion|para la semana|para el viaje|"
-    r"desayuno|doctora?|dosis)\b"
-)
-# Reassurance lowers method research to concern: "I keep googling ways to die but I'm
-# not going to do anything" (still flagged: clinicians want to see it).
-_REASSURABLE = frozenset({"method_research"})
-_REASSURANCE = re.compile(
-    r"\b(?:not going to|wont|will not|not gonna) do anything\b|\bnot planning anything\b|"
-    r"\bno (?:voy a|pienso|planeo) hacer nada\b|\bno estoy planeando nada\b"
-)
-
-# ------------------------------------------------------------------------ concern rules
-
-_CONCERN_RULES: list[tuple[str, str]] = [
-    # English: the patient's own ideation
-    ("suicide_word", _SUICIDE + r"|\bsewerslide\b"),
-    ("slang", r"\b(?:kms|unalive\w*)\b"),
-    ("kill_self_en", rf"\bkil+(?:ing|ed|s)? ?{_SELF}|\b(?:take|taking) my own life\b"),
-    (
-        "end_it_en",
-        r"\bend(?:ing)? (?:it all|my life|my own life|things|everything)\b|"
-        r"\b(?:thinking (?:about|of)|want to|wanna|feel like|urge to|thoughts of|"
-        r"considering|keep thinking about) end(?:ing)? it\b(?! with)",
-    ),
-    (
-        "want_to_die_en",
-        r"\b(?:want|wanna|wish|wishing|hope|hoping) (?:to |i could |i could just )?die\b|"
-        r"\bi (?:could |would |might |should |just )?die\b|\bid (?:just )?die\b|"
-        r"\bif i (?:die|died)\b|\bdie in my sleep\b|"
-        r"\bwish (?:i was|i were|to be|id be|i could be) dead\b|\bbetter off dead\b|"
-        r"\b(?:rather|prefer to|want to) be dead\b|\brather die\b",
-    ),
-    (
-        "passive_en",
-        r"\bwanted to die\b|"
-        r"\b(?:dont|do not|didnt|did not|never|not) want(?:ed)? to "
-        r"(?:be alive|live|exist|be here|wake up)\b|"
-        r"\bnever wake up\b|\b(?:dont|wont|wouldnt|not) wake up\b|\bsleep and never\b|"
-        r"\b(?:wish|want|wanted|wanna) (?:i could |to )?(?:just )?(?:disappear|vanish|"
-        r"stop existing|not exist|not be here|be gone)\b|"
-        r"\b(?:to )?not (?:be here|exist|be alive) any ?more\b|\bto not exist\b|"
-        r"\b(?:not|stop) existing\b|\b(?:never|not) been born\b|"
-        r"\bif i (?:was|were|wasnt|werent) (?:gone|dead|around|here)\b|"
-        r"\b(?:car|bus|truck|train) (?:would |to )?hit me\b|\bhit by a (?:car|bus|truck|train)\b|"
-        r"\b(?:hope|wish) (?:i get|id get|i got|i would get) (?:hit|run over)\b|"
-        r"\b(?:want|wanna|wish|like|need) to (?:just )?sleep forever\b|\brest forever\b|"
-        r"\b(?:dont|do not) think (?:ill|i will) (?:make it|be here|be around|last)\b|"
-        r"\bwhy am i (?:even |still )?(?:alive|here)\b|\bcrash(?:ing)? (?:my|the) car\b",
-    ),
-    (
-        "burden_en",
-        r"\bbetter (?:off )?without me\b|\b(?:a|such a|just a) burden\b|\bwaste of space\b|"
-        r"\bbetter off (?:gone|not here|not around)\b|\bworthless\b",
-    ),
-    (
-        "hopeless_en",
-        r"\b(?:tired|sick) of (?:living|life|being alive)\b|\bdone with life\b|"
-        r"\bhate (?:being alive|my life|living)\b|"
-        r"\b(?:no|any|the) (?:point|reason) (?:in |to )?(?:living|live|going on|anything|"
-        r"being alive|trying|being here)\b|"
-        r"\b(?:whats|what is) (?:even )?the point\b(?! of (?:the|this|that|these|doing|having))|"
-        r"\b(?:never|not) (?:going to|gonna|gona) (?:get better|change)\b|"
-        r"\bwill never get better\b|\bnever going to change\b|"
-        r"\b(?:life|it) (?:isnt|is not|aint) worth\b|\bnot worth living\b|"
-        r"\bhopeless\w*|\bno hope\b|\bno way out\b|\bonly way out\b|\bno future\b|"
-        r"\b(?:dont|cant|do not|cannot|can not) see (?:a|any) (?:future|way (?:out|forward))\b|"
-        r"\bcant (?:go on|keep going|do this any ?more|any ?more)\b|"
-        r"\b(?:given|giving|give) up on (?:life|everything|myself)\b|"
-        r"\bnothing (?:is|will) (?:ever )?(?:going to )?(?:get|be) better\b|"
-        r"\b(?:life|everything|it all) (?:is|feels|seems) (?:pointless|meaningless)\b|"
-        r"\beverything is pointless\b",
-    ),
-    (
-        "death_thoughts_en",
-        r"\b(?:think|thinking|thoughts|thought) (?:a lot )?(?:about|of) (?:death|dying)\b|"
-        r"\bmy (?:own )?funeral\b|\bdo anything stupid\b|\bdark (?:thoughts|place|thinking)\b|"
-        rf"\b(?:ways|how) to (?:die|kill {_SELF})\b",
-    ),
-    (
-        "self_harm_en",
-        rf"\b(?:hurt|harm|cut|burn|burnt|hit|punish|starv|scratch|stab)\w* {_SELF}|"
-        r"\bself[ -]?harm\w*|\b(?:cut|cutting|cuts|burn|burning) again\b|"
-        r"\burges? to (?:cut|self harm|hurt|harm|burn)\b|\brazor ?blades?\b|"
-        r"\bpunch\w* (?:walls|the wall)\b|\buntil (?:they|it|i) (?:bleeds?|bled)\b|\boverdos\w*|"
-        r"\b(?:cut|cutting|cuts|scratch\w*|burn\w*|carv\w*) (?:on |into )?my "
-        r"(?:arms?|wrists?|thighs?|legs?|skin|stomach|hips?)\b|"
-        r"\b(?:i|and|been|started|start|stop|stopped) (?:cut|cutting)\b"
-        r"(?= *(?:[.!,;]|$|again|last|yesterday|today|tonight|this morning))",
-    ),
-    # "kys" is usually aimed at the patient by someone else: worth a look, not ideation
-    ("slang_other", r"\bkys\b"),
-    # Someone else's suicide: bereavement by suicide is a risk factor, but it is not the
-    # patient's own ideation.
-    (
-        "third_party",
-        r"\b(?:took|taken|taking|take) (?:his|her|their) own life\b|"
-        r"\bkil+(?:ed|s)? (?:him|her|them)sel(?:f|ves)\b|"
-        r"\bse (?:mato|suicido|quito la vida|quitaron la vida|suicidaron)\b",
-    ),
-    # Spanish: the patient's own ideation
-    (
-        "kill_self_es",
-        r"\bmatarme\b|\bme mato\b|\bme (?:quiero|kiero|queria|quisiera) matar\b|"
-        r"\bquitar(?:me)? la vida\b|\bme quit[oe] la vida\b|"
-        r"\bterminar con mi vida\b|\bacabar con (?:todo|mi vida)\b|\bme (?:mataria|suicidaria)\b",
-    ),
-    (
-        "want_to_die_es",
-        r"\bmorirme\b|\bme (?:quiero|kiero|quisiera) morir\b|\bquiero morir\b|"
-        r"\bganas de morir\w*|\bestar muert[oa]\b|\bme (?:muera|muriera|muriese)\b",
-    ),
-    (
-        "passive_es",
-        r"\bme queria morir\b|\b(?:si|cuando) me muero\b|\bmorir dormid[oa]\b|"
-        r"\bno despertar(?:a|me)?\b(?! a )|\bno quiero despertar\b|"
-        r"\b(?:quiero|quisiera|desearia|deseo|ojala|ganas de) (?:\w+ )?desaparecer\b|"
-        r"\bno (?:quiero|queria|quisiera) (?:vivir|seguir viviendo|existir|estar aqui)\b|"
-        r"\b(?:no tengo|sin) ganas de vivir\b|\b(?:cansad|hart)[oa]s? de (?:vivir|la vida)\b|"
-        r"\bdejar de existir\b|\bno existir\b|\bno (?:existiera|estuviera)\b|"
-        r"\b(?:nunca|no) hubiera nacido\b|\bno haber nacido\b|"
-        r"\bya no quiero seguir\b|\bno quiero seguir(?= *(?:[.!,;]|$|asi|viviendo|aqui|con vida))|"
-        r"\b(?:descansar|dormir|dormirme|irme) para siempre\b|\b(?:vivir o morir|morir o vivir)\b|"
-        r"\bojala (?:me )?(?:atropell\w*|muera|muriera|me muera|no despert\w*)\b|"
-        r"\bsi (?:yo )?(?:estuviera|estuviese) muert[oa]\b|"
-        r"\b(?:chocar|estrellar) el (?:carro|coche)\b",
-    ),
-    (
-        "burden_es",
-        r"\bmejor sin mi\b|\b(?:una|un) (?:carga|estorbo|peso) para\b|\buna carga\b|"
-        r"\bun estorbo\b|\bnadie me extranaria\b|\bmejor si (?:yo )?no (?:estuviera|existiera)\b|"
-        r"\bno valgo nada\b",
-    ),
-    (
-        "hopeless_es",
-        r"\bsin esperanza\b|\bno (?:tengo|hay) esperanza\b|\bno tengo futuro\b|"
-        r"\bno (?:le )?(?:veo|encuentro|tiene) (?:el )?(?:sentido|caso)\b|"
-        r"\b(?:que|q|k) sentido tiene\b|\bno vale la pena\b|"
-        r"\bpara (?:que|q) (?:seguir|vivir|sigo|intentarlo|seguir intentando)\b|"
-        r"\b(?:ya )?no (?:aguanto|puedo) mas\b(?= *(?:[.!,;]|$|la vida|vivir|esta vida))|"
-        r"\bya no puedo\b(?= *(?:[.!,;]|$))|\bnada va a cambiar\b|\bnunca va a cambiar\b|"
-        r"\bunica salida\b|\bodio (?:estar viv[oa]|mi vida|vivir)\b",
-    ),
-    (
-        "death_thoughts_es",
-        r"\b(?:pienso|pensando|pensar|pensamientos)(?: mucho| en| sobre){0,3} "
-        r"(?:la muerte|morir|morirme)\b|\b(?:pensamientos|ideas) (?:oscur|negr)[oa]s\b|"
-        r"\bformas de (?:morir|matarme|suicidarme)\b",
-    ),
-    (
-        "self_harm_es",
-        r"\bcortarme\b|\bme corto\b|\bvolvi a cortar\b|\b(?:me hice|me hago|hacerme) cortes\b|"
-        r"\bcortes en (?:los|las|mis) (?:brazos|piernas|munecas|muslos)\b|"
-        r"\bme corte (?:los|las|el|la|mis) (?:brazos?|piernas?|munecas?|venas|muslos?)\b|"
-        r"\bme corte (?:otra vez|de nuevo|a proposito)\b|"
-        r"\bhacerme dano\b|\bme (?:hago|haria|hice) dano\b|\blastimarme\b|\bme lastimo\b|"
-        r"\bme lastime (?:los|las|mis|otra vez|de nuevo|a proposito)\b|\bme golpeo\b|"
-        r"\bme (?:queme|quemo|golpee|pegue|corte|lastime)(?: \w+){0,3} a proposito\b|"
-        r"\bautolesi\w*|\bhasta sangrar\b|\bme rasgun\w*",
-    ),
-]
-# Active ideation phrases that become a crisis next to "tonight", "right now", "hoy"...
-# ("kms tonight", "quiero morirme esta noche"). Passive wishes, hopelessness and
-# third-party phrases do not: "ojalá no despertar mañana" stays concern.
-_IDEATION_RULES = frozenset(
-    {"slang", "kill_self_en", "end_it_en", "want_to_die_en", "kill_self_es", "want_to_die_es"}
-)
-# "tomorrow"/"mañana" is left out on purpose ("I wish I wouldn't wake up tomorrow").
-_IMMINENT = re.compile(
-    r"\b(?:tonight|right now|today|this weekend|esta noche|hoy|ahora mismo|ahorita|ya mismo)\b"
-)
-
-# ------------------------------------------------------------------ combination signals
-
-# A means at hand lifts an un-negated concern phrase to crisis
-# ("I want to die and I have the knife right here").
-_MEANS_AT_HAND = re.compile(
-    r"\b(?:have|got|holding|bought|tengo|traigo|compre)(?: \w+){0,3} (?:knife|gun|rope|blade|"
-    r"blades|razor|pills|noose|cuchillo|pistola|arma|cuerda|soga|navaja|pastillas)"
-    r"(?: \w+){0,2} (?:right here|here|with me|in my hand|next to me|aqui|en la mano|conmigo)\b"
-)
-# Vague intent ("I'm finally doing it", "lo voy a hacer") is a crisis only with readiness
-# or distress: "lo voy a hacer hoy" is usually about homework.
-_VAGUE_INTENT = re.compile(
-    r"\b(?:im|i am)(?: really| finally| actually)? (?:going to |gonna )?do(?:ing)? it\b|"
-    r"\blo voy a hacer\b"
-)
-_READINESS = re.compile(
-    r"\b(?:everything i need|not scared any ?more|not afraid any ?more|"
-    r"todo (?:listo|preparado)|ya no tengo miedo)\b"
-)
-# Weak warning signs: each is common in ordinary life, so one alone flags nothing; two of
-# them, or one next to an un-negated concern phrase, make a crisis ("I can't do this
-# anymore. I'm sorry for everything. Tell the kids I love them.").
-_WEAK_SIGNS = re.compile(
-    "|".join(
-        [
-            # a farewell
-            r"\bsorry for everything\b|\bforgive me\b|"
-            r"\btell (?:the kids|my \w+|everyone|them|her|him|mom|dad) (?:that )?i love\b|"
-            r"\btell [^.!?]{1,20} (?:im|i am) sorry\b|\b(?:im )?sorry (?:mom|dad|mum)\b|"
-            r"\bperdon(?:en|enme|ame|ename)? por todo\b|\bperdoname (?:mama|papa|ma|pa)\b|"
-            r"\bdiganle a [^.!?]{1,30} que (?:los|las|la|lo) (?:quiero|siento)\b|\bcuiden a\b",
-            # thanks and absolution, as in a last message
-            r"\b(?:thank you|thanks) for everything\b|\b(?:its|it is) not your fault\b|"
-            r"\bgracias por todo\b|\bno (?:fue|es) (?:tu|su) culpa\b",
-            # an ending
-            r"\b(?:letters|notes) are (?:written|done|ready)\b|\bcartas escritas\b|"
-            r"\bthis is the end\b|\besto es el (?:final|fin)\b|"
-            r"\bfinally be (?:free|at peace)\b|\bpor fin (?:voy a )?(?:descansar|estar en paz)\b",
-            # a decision or readiness
-            r"\b(?:ive|i have) (?:decided|made (?:my|the|a) decision)\b|\bmy mind is made up\b|"
-            r"\b(?:have|got) everything i need\b|\bya tengo todo\b|"
-            r"\bya (?:tome|hice) (?:la|mi) decision\b|\bya lo decidi\b|"
-            r"\btoday is the day\b|\bhoy es el dia\b|"
-            r"\b(?:ive|i have) planned everything\b|\blo (?:planee|tengo) todo\b|\bya lo planee\b",
-            # waiting for an opportunity
-            r"\bwhen (?:my \w+|everyone|everybody|they|he|she) (?:is|are|s|goes|go|leaves|leave)"
-            r" (?:away|out|asleep|gone|at (?:work|her|his|their)\b)|"
-            r"\bcuando (?:todos|mi \w+|el|ella) (?:se vayan?|salgan?|se duerman?|no esten?)\b",
-            # going where people go to die
-            r"\b(?:heading|going|driving|walking|on my way) to the (?:lake|river|bridge|tracks|"
-            r"cliff|cliffs|sea|ocean|roof)\b|"
-            r"\b(?:voy|vamos|camino|manejando) (?:al|a la|a las|hacia el|hacia la|hacia las) "
-            r"(?:puente|rio|vias|azotea|mar|lago|acantilado)\b",
-            # a means mentioned
-            rf"\bbottle of (?:my )?{_MEDS}|\b{_MEDS} (?:is|are) in my (?:bag|pocket|car|hand)\b|"
-            rf"\b(?:frasco|bote|caja) de {_PASTILLAS}|"
-            r"\b(?:the|my dads|my) (?:gun|rope|noose)\b|\b(?:la|una) (?:pistola|cuerda|soga)\b",
-        ]
-    )
-)
-
-# --------------------------------------------------------------------------------- idioms
-
-_IDIOMS = re.compile(
-    "|".join(
-        [
-            # English
-            r"\bkill(?:ing|ed|s)? it\b",
-            r"\b(?:could|would|[dl]) kill for\b",
-            r"\bkill(?:ing)? (?:some )?time\b",
-            r"\b(?:is|are|was|were|s|re) killing (?:me|my)\b",
-            r"\b(?:dying|dyin) (?:to|for)\b",
-            r"\bto die for\b",
-            r"\b(?:would|could|d) die for\b",
-            r"\b(?:died|die|dying|dead) (?:of |from |with )?laugh\w*",
-            r"\b(?:die|died|dying) (?:of|from) (?:boredom|embarrassment|shame|heat|cold|hunger|"
-            r"thirst|curiosity|excitement|cringe|cuteness)\b",
-            r"\blaugh\w* so hard i (?:could|almost|nearly) (?:die|died)\b",
-            r"\b(?:death|end) of me\b",
-            r"\b(?:bored|scared|worried|frozen|freezing|starving|sick|tired) to death\b",
-            r"\bdead (?:tired|serious|on my feet|beat)\b",
-            r"\brather die than\b(?! (?:keep|go on|live|feel|be like|continue|wake))",
-            r"\bdisappear (?:into|under|for the|behind)\b",
-            # Spanish
-            r"\bme muero (?:de|del|por)\b",
-            r"\bmorir(?:me)? de\b(?! (?:tristeza|dolor|pena))",
-            r"\bmuert[oa]s? de\b",
-            r"\bme (?:mata|matan|mataba)\b",
-            r"\bme (?:esta|estan|estaba) matando\b",
-            r"\bme (?:va|van|iba|iban) a matar\b",
-            r"\bme mataron\b",
-            r"\bmat(?:ar|ando) el tiempo\b",
-            r"\bme mato (?:trabajando|estudiando)\b",
-            r"\bde muerte\b",
-            r"\bdesaparecer (?:del|de (?:la|el|esta|este|mi|los|las))\b(?! (?:mundo|planeta|mapa))",
-        ]
-    )
-)
-# "me mató" (it killed me) is an idiom in "la reunión me mató"; stripped of its accent
-# it reads as "me mato" (I kill myself), so it is found in the original text. Without
-# the accent we cannot tell and keep the flag.
-_ACCENTED_IDIOM = re.compile(r"\bme mató\b", re.IGNORECASE)
-# "me quería morir" next to "vergüenza" is embarrassment.
-_EMBARRASSMENT = re.compile(r"\b(?:verguenza|que oso|que pena)\b")
-_EMBARRASSED_DEATH = re.compile(r"\bme (?:quiero|queria|quise) morir\b")
-
-# ------------------------------------------------------------------------------ negation
-
-_NEGATION = re.compile(
-    r"\b(?:not|never|wont|dont|wouldnt|isnt|no|nunca|jamas|ni|tampoco)\b(?! one\b)"
-)
-_CLAUSE_BREAK = re.compile(r"[.!?;,:]|\b(?:but|pero|and|y|because|porque|so)\b")
-_SENTENCE_BREAK = re.compile(r"[.!?;]|\b(?:but|pero|though|although|aunque)\b")
-_NEGATION_WINDOW = 3  # words before a phrase that may negate it
-
-
-# ------------------------------------------------------------------------ classification
-
-
-# Every rule starts at the start of a word. Saying so once, outside the alternation, lets
-# the engine skip mid-word positions without trying each rule there (twice as fast).
-_WORD_START = r"\b(?=\w)"
-
-
-def _compile(rules: list[tuple[str, str]]) -> tuple[re.Pattern[str], list[str]]:
-    names = [name for name, _ in rules]
-    combined = "|".join(f"(?P<r{i}>{pattern})" for i, (_, pattern) in enumerate(rules))
-    return re.compile(f"{_WORD_START}(?:{combined})"), names
-
-
-_CRISIS_RE, _CRISIS_NAMES = _compile(_CRISIS_RULES)
-_CONCERN_RE, _CONCERN_NAMES = _compile(_CONCERN_RULES)
+# ---------------------------------------------------------------------- the compiled set
 
 
 @dataclass(frozen=True)
 class _Hit:
     level: str
     rule: str
+    category: str
     start: int
     end: int
+
+
+def _alternation(patterns: list[str]) -> re.Pattern[str]:
+    if not patterns:
+        return re.compile(r"(?!x)x")
+    # Alternatives that start at a word are gated once, so the engine skips mid-word
+    # positions; phrases of scripts without spaces only start at a non-ASCII character.
+    at_word = [p for p in patterns if p.startswith((r"\b", r"(?<!\w)"))]
+    anywhere = [p for p in patterns if p not in at_word]
+    parts = []
+    if at_word:
+        parts.append(_WORD_START + "(?:" + "|".join(f"(?:{p})" for p in at_word) + ")")
+    if anywhere:
+        if all(not p[:1].isascii() for p in anywhere):
+            parts.append(r"(?=[^\x00-\x7f])(?:" + "|".join(f"(?:{p})" for p in anywhere) + ")")
+        else:
+            parts.append("(?:" + "|".join(f"(?:{p})" for p in anywhere) + ")")
+    return re.compile("|".join(parts))
+
+
+# Every bounded rule starts at the start of a word. Saying so once, outside the
+# alternation, lets the engine skip mid-word positions without trying each rule there.
+_WORD_START = r"\b(?=\w)"
+_CORE = frozenset({"en", "es"})
+
+
+class _Engine:
+    def __init__(self) -> None:
+        lexicons = load_lexicons()
+        replacements: dict[str, str] = {}
+        signals: dict[str, list[str]] = {}
+        compose: dict[str, list[str]] = {}
+        rules: list[LexiconRule] = []
+        for lex in lexicons.values():
+            replacements.update(lex.replacements)
+            for name, patterns in lex.signals.items():
+                signals.setdefault(name, []).extend(patterns)
+            for name, words in lex.compose.items():
+                compose.setdefault(name, []).extend(words)
+            rules.extend(lex.rules)
+        self.normaliser = Normaliser(replacements)
+        self.rules = rules
+        # English and Spanish rules (tuned, and both languages' combinations) read every
+        # message; another language's rules read a message that has one of its words
+        # (its gate) or, for scripts other than Latin, any text outside ASCII.
+        self.gates: dict[str, frozenset[str] | None] = {}
+        groups: dict[str, list[LexiconRule]] = {}
+        for rule in rules:
+            key = rule.language if rule.language not in _CORE else "core"
+            groups.setdefault(key, []).append(rule)
+        for code, lex in lexicons.items():
+            if code not in _CORE:
+                self.gates[code] = lex.gate if lex.word_boundaries else None
+        self.non_latin = {code for code, lex in lexicons.items() if code not in _CORE} - {
+            code for code in ("fr", "pt", "vi", "tl", "ht")
+        }
+        self.by_level: dict[str, list[tuple[str, re.Pattern[str], list[LexiconRule]]]] = {}
+        for level in (CRISIS, CONCERN, "other"):
+            compiled = []
+            for key, members in groups.items():
+                group = [r for r in members if r.level == level]
+                if not group:
+                    continue
+                body = "|".join(f"(?P<r{i}>{r.pattern})" for i, r in enumerate(group))
+                prefix = _WORD_START if group[0].bounded else ""
+                compiled.append((key, re.compile(f"{prefix}(?:{body})"), group))
+            self.by_level[level] = compiled
+        sig = {name: _alternation(patterns) for name, patterns in signals.items()}
+        self.sig = sig
+        self.idioms = sig["idioms"]
+        self.negation = re.compile(
+            "|".join(f"(?:{p})" for p in signals["negation"])  # full-word negations
+        )
+        self.clause_break = sig["clause_break"]
+        self.sentence_break = sig["sentence_break"]
+        self.compose = {
+            name: re.compile(
+                _WORD_START + "(?:" + "|".join(sorted(words, key=len, reverse=True)) + r")(?!\w)"
+            )
+            for name, words in compose.items()
+        }
+        self.rule_names = {r.name for r in rules}
+        stems: list[str] = []
+        for lex in lexicons.values():
+            stems.extend(lex.screen)
+        self.screen = frozenset(stems)
+
+    def active(self, masked: str) -> frozenset[str]:
+        """The rule groups worth running on ``masked`` (see the gates above)."""
+        out = {"core"}
+        ascii_text = masked.isascii()
+        tokens: set[str] | None = None
+        for code, gate in self.gates.items():
+            if code in self.non_latin:
+                if not ascii_text:
+                    out.add(code)
+                continue
+            if gate is None:
+                out.add(code)
+                continue
+            if tokens is None:
+                tokens = {w[:4] for w in _SCREEN_TOKEN.findall(masked)}
+            if tokens & gate:
+                out.add(code)
+        return frozenset(out)
+
+    def worth_a_second_look(self, norm: str) -> bool:
+        """Whether the learned model should read this message (a cheap screen).
+
+        True for a message with a word from the lexicons' ``[screen] stems`` (death,
+        harm, means, farewells, despair ...: the first four letters, or the whole word)
+        or any text outside ASCII. The rules read every message whatever this says (a
+        screen that could drop a rule's finding was measured and rejected); the model
+        only reads these, so that ordinary chat does not pay for it.
+        """
+        if not norm.isascii():
+            return True
+        screen = self.screen
+        return any(word[:4] in screen or word in screen for word in _SCREEN_TOKEN.findall(norm))
+
+
+_SCREEN_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+@cache
+def _engine() -> _Engine:
+    return _Engine()
+
+
+def normalise(text: str) -> tuple[str, list[int], list[int]]:
+    """Normalised text and, per normalised character, its start and end in ``text``."""
+    return _engine().normaliser.normalise(text)
+
+
+def canonical(text: str) -> str:
+    """The normalised text alone: ``normalise(text)[0]``, faster."""
+    return _engine().normaliser.canonical(text)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+_NEGATION_WINDOW = 3  # words before a phrase that may negate it
+_WORD = re.compile(r"\S+")
+_ACCENTED_IDIOM = re.compile(r"\bme mató\b", re.IGNORECASE)
 
 
 def _blank(chars: list[str], start: int, end: int) -> None:
     chars[start:end] = " " * (end - start)
 
 
-def _mask(norm: str, text: str, starts: list[int]) -> str:
+def _mask(eng: _Engine, norm: str, text: str) -> str:
     """Blank out idioms so no rule can match inside them (length is preserved)."""
-    chars = list(norm)
-    for m in _IDIOMS.finditer(norm):
+    chars: list[str] | None = None
+    for m in eng.idioms.finditer(norm):
+        if chars is None:
+            chars = list(norm)
         _blank(chars, m.start(), m.end())
-    if "mat" in norm:
+    # "me mató" (it killed me) is an idiom in "la reunión me mató"; without its accent it
+    # reads "me mato" (I kill myself), so it is found in the original text.
+    if "mat" in norm and _ACCENTED_IDIOM.search(text):
+        if chars is None:
+            chars = list(norm)
+        _, starts, _ = eng.normaliser.normalise(text)
         for m in _ACCENTED_IDIOM.finditer(text):
             for j, s in enumerate(starts):
-                if m.start() <= s < m.end():
+                if m.start() <= s < m.end() and j < len(chars):
                     chars[j] = " "
-    if _EMBARRASSMENT.search(norm):
-        for m in _EMBARRASSED_DEATH.finditer(norm):
+    embarrassment = eng.sig.get("embarrassment")
+    if embarrassment is not None and embarrassment.search(norm):
+        for m in eng.sig["embarrassed_death"].finditer(norm):
+            if chars is None:
+                chars = list(norm)
             _blank(chars, m.start(), m.end())
-    return "".join(chars)
+    return norm if chars is None else "".join(chars)
 
 
-def _negation_start(masked: str, start: int) -> int | None:
+def _negation_start(eng: _Engine, masked: str, start: int) -> int | None:
     """Start of a negation among the few words before ``start`` in the same clause."""
     before = masked[max(0, start - 60) : start]
     offset = start - len(before)
-    breaks = list(_CLAUSE_BREAK.finditer(before))
-    if breaks:
-        offset += breaks[-1].end()
-        before = before[breaks[-1].end() :]
-    for word in list(re.finditer(r"\S+", before))[-_NEGATION_WINDOW:]:
-        if _NEGATION.fullmatch(word.group()):
+    last_break = None
+    for last_break in eng.clause_break.finditer(before):  # noqa: B007 (the last one)
+        pass
+    if last_break is not None:
+        offset += last_break.end()
+        before = before[last_break.end() :]
+    for word in list(_WORD.finditer(before))[-_NEGATION_WINDOW:]:
+        if eng.negation.fullmatch(word.group()):
             return offset + word.start()
     return None
 
 
-def _sentence_around(masked: str, start: int, end: int) -> str:
-    """The sentence holding ``masked[start:end]``, also cut at "but"/"pero"."""
+def _sentence_bounds(eng: _Engine, masked: str, start: int, end: int) -> tuple[int, int]:
     left = 0
-    for m in _SENTENCE_BREAK.finditer(masked, 0, start):
+    for m in eng.sentence_break.finditer(masked, 0, start):
         left = m.end()
-    right_match = _SENTENCE_BREAK.search(masked, end)
+    right_match = eng.sentence_break.search(masked, end)
     right = right_match.start() if right_match else len(masked)
-    return masked[left:right]
+    return left, right
 
 
-def _hits(pattern: re.Pattern[str], names: list[str], level: str, masked: str) -> list[_Hit]:
-    return [
-        _Hit(level, names[int(m.lastgroup[1:])], m.start(), m.end())  # type: ignore[index]
-        for m in pattern.finditer(masked)
+def _hits(eng: _Engine, level: str, masked: str, active: frozenset[str]) -> list[_Hit]:
+    out = []
+    for key, pattern, group in eng.by_level.get(level, []):
+        if key not in active:
+            continue
+        for m in pattern.finditer(masked):
+            rule = group[int(m.lastgroup[1:])]  # type: ignore[index]
+            out.append(_Hit(level, rule.name, rule.category, m.start(), m.end()))
+    out.sort(key=lambda h: (h.start, -h.end))
+    return out
+
+
+_OTHER_WINDOW = 4  # words before a phrase that may name whose it is
+_POSSESSIVE_BEFORE = re.compile(r"\b(?:my|mi|mis) (?:own )?$")
+
+
+def _about_other(eng: _Engine, masked: str, hit: _Hit) -> bool:
+    """Whether ``hit`` is about someone else (a film, the news, a relative), not the patient.
+
+    A phrase that itself says "I" ("kill myself", "matarme") is always the patient's. For
+    one that does not ("suicide", "overdose"), the few words before it decide: a first
+    person there makes it the patient's; a third person there, or a topic word (film,
+    news, class paper) in its sentence, makes it someone else's.
+    """
+    first_person = eng.sig["first_person"]
+    if first_person.search(masked, hit.start, hit.end):
+        return False
+    left, right = _sentence_bounds(eng, masked, hit.start, hit.end)
+    words = list(_WORD.finditer(masked, left, hit.start))[-_OTHER_WINDOW:]
+    window_start = words[0].start() if words else hit.start
+    thirds = [m.span() for m in eng.sig["third_person"].finditer(masked, window_start, hit.start)]
+    firsts = [
+        m.start()
+        for m in eng.sig["first_person_subject"].finditer(masked, window_start, hit.start)
+        if not any(a <= m.start() < b for a, b in thirds)
     ]
+    # "my" right before the phrase makes it the patient's ("my razor blades"); a "my"
+    # further away does not ("my class paper on suicide", "my brother died by suicide").
+    if _POSSESSIVE_BEFORE.search(masked, window_start, hit.start):
+        return False
+    if thirds or firsts:
+        # Whoever is named closest to the phrase is whose it is.
+        return bool(thirds) and (not firsts or thirds[-1][0] > firsts[-1])
+    return eng.sig["topic"].search(masked, left, right) is not None
 
 
-def _classify(masked: str) -> _Hit | None:
+# --------------------------------------------------------------------- compositional
+
+
+def _compose(eng: _Engine, masked: str, distress: bool) -> _Hit | None:
+    """A first-person act, intent, means and time in any order within one sentence."""
+    c = eng.compose
+    if not (c["act_strong"].search(masked) or c["means"].search(masked)):
+        return None
+    left = 0
+    bounds = [m.end() for m in eng.sentence_break.finditer(masked)] + [len(masked)]
+    for right in bounds:
+        sentence = masked[left:right]
+        found = {name: pat.search(sentence) for name, pat in c.items()}
+        hit = _compose_sentence(eng, masked, left, found, distress)
+        if hit is not None:
+            return hit
+        left = right
+    return None
+
+
+def _compose_sentence(
+    eng: _Engine,
+    masked: str,
+    offset: int,
+    found: dict[str, re.Match[str] | None],
+    distress: bool,
+) -> _Hit | None:
+    def span(*names: str) -> tuple[int, int]:
+        ms = [found[n] for n in names if found.get(n)]
+        return offset + min(m.start() for m in ms), offset + max(m.end() for m in ms)  # type: ignore[union-attr]
+
+    def negated(*names: str) -> bool:
+        return any(
+            _negation_start(eng, masked, offset + m.start()) is not None
+            for n in names
+            if (m := found.get(n)) is not None
+        )
+
+    options: list[tuple[str, tuple[str, ...]]] = []
+    if found["act_strong"] and found["intent"]:
+        options.append(("intent", ("intent", "act_strong")))
+    if found["act_strong"] and found["time"] and found["self"]:
+        options.append(("intent", ("act_strong", "time")))
+    if found["act_weak"] and found["intent"] and (found["time"] or found["means"]):
+        options.append(("intent", ("intent", "act_weak") + (("time",) if found["time"] else ())))
+    routine = not found["lethal"] and eng.sig["routine_meds"].search(masked) is not None
+    if found["means"] and found["acquire"] and found["self"] and not routine:
+        extra = next((n for n in ("act_strong", "act_weak", "time", "quantity") if found[n]), None)
+        if extra is not None and (extra != "time" or distress or found["lethal"]):
+            options.append(("preparatory", ("acquire", "means", extra)))
+    for category, names in options:
+        if negated(*names):
+            continue
+        start, end = span(*names)
+        return _Hit(CRISIS, f"compose_{category}", category, start, end)
+    return None
+
+
+# ------------------------------------------------------------------------ classification
+
+
+@dataclass(frozen=True)
+class _Decision:
+    hit: _Hit | None
+    about_other: bool
+
+
+def _classify(eng: _Engine, masked: str) -> _Decision:
+    sig = eng.sig
+    active = eng.active(masked)
     lowered: list[_Hit] = []
+    other = False
     routine: bool | None = None
-    for hit in _hits(_CRISIS_RE, _CRISIS_NAMES, CRISIS, masked):
-        if hit.rule in _PILL_RULES:
+    for hit in _hits(eng, CRISIS, masked, active):
+        if _about_other(eng, masked, hit):
+            other = True
+            continue
+        if hit.rule in ("pills_en", "pills_es"):
             if routine is None:
-                routine = _ROUTINE_MEDS.search(masked) is not None
+                routine = sig["routine_meds"].search(masked) is not None
             if routine:
                 continue
-        neg = _negation_start(masked, hit.start)
+        neg = _negation_start(eng, masked, hit.start)
         if neg is not None:
-            lowered.append(_Hit(CONCERN, hit.rule, neg, hit.end))
-        elif hit.rule in _REASSURABLE and _REASSURANCE.search(masked):
-            lowered.append(_Hit(CONCERN, hit.rule, hit.start, hit.end))
+            lowered.append(_Hit(CONCERN, hit.rule, "negated", neg, hit.end))
+        elif hit.rule == "method_research" and sig["reassurance"].search(masked):
+            lowered.append(_Hit(CONCERN, hit.rule, "ideation_method", hit.start, hit.end))
         else:
-            return hit
+            return _Decision(hit, False)
 
-    concern = _hits(_CONCERN_RE, _CONCERN_NAMES, CONCERN, masked)
+    concern: list[_Hit] = []
     distress = False
-    for hit in concern:
-        if _negation_start(masked, hit.start) is not None:
+    ideation_rules = {"slang", "kill_self_en", "end_it_en", "want_to_die_en"}
+    ideation_rules |= {"kill_self_es", "want_to_die_es"}
+    imminent_hit: _Hit | None = None
+    for hit in _hits(eng, CONCERN, masked, active):
+        if _about_other(eng, masked, hit):
+            other = True
             continue
+        if _negation_start(eng, masked, hit.start) is not None:
+            concern.append(_Hit(CONCERN, hit.rule, "negated", hit.start, hit.end))
+            continue
+        concern.append(hit)
         distress = True
-        if hit.rule in _IDEATION_RULES and _IMMINENT.search(
-            _sentence_around(masked, hit.start, hit.end)
-        ):
-            return _Hit(CRISIS, "ideation_now", hit.start, hit.end)
+        if imminent_hit is None and hit.rule in ideation_rules:
+            left, right = _sentence_bounds(eng, masked, hit.start, hit.end)
+            if sig["imminent"].search(masked, left, right):
+                imminent_hit = _Hit(CRISIS, "ideation_now", "intent", hit.start, hit.end)
+    if imminent_hit is not None:
+        return _Decision(imminent_hit, False)
+
+    composed = _compose(eng, masked, distress)
+    if composed is not None:
+        return _Decision(composed, False)
 
     if distress:
-        means = _MEANS_AT_HAND.search(masked)
-        if means and _negation_start(masked, means.start()) is None:
-            return _Hit(CRISIS, "distress_with_means", means.start(), means.end())
+        means = sig["means_at_hand"].search(masked)
+        if means and _negation_start(eng, masked, means.start()) is None:
+            return _Decision(
+                _Hit(CRISIS, "distress_with_means", "preparatory", means.start(), means.end()),
+                False,
+            )
 
-    vague = _VAGUE_INTENT.search(masked)
+    vague = sig["vague_intent"].search(masked)
     if (
         vague
-        and (distress or _READINESS.search(masked))
-        and _negation_start(masked, vague.start()) is None
+        and (distress or sig["readiness"].search(masked))
+        and _negation_start(eng, masked, vague.start()) is None
     ):
-        return _Hit(CRISIS, "vague_intent", vague.start(), vague.end())
+        return _Decision(_Hit(CRISIS, "vague_intent", "intent", vague.start(), vague.end()), False)
 
-    weak = list(_WEAK_SIGNS.finditer(masked))
+    weak = [m for m in sig["weak_signs"].finditer(masked)]
     if weak and (distress or len(weak) >= 2):
-        return _Hit(CRISIS, "warning_signs", weak[0].start(), weak[0].end())
+        first = weak[0]
+        return _Decision(
+            _Hit(CRISIS, "warning_signs", "preparatory", first.start(), first.end()), False
+        )
 
+    threat = [h for h in _hits(eng, "other", masked, active) if h.category == "other_person_threat"]
     candidates = lowered + concern
-    if not candidates:
-        return None
-    return min(candidates, key=lambda h: (h.start, -h.end))
+    if candidates:
+        # The earliest own concern phrase; un-negated ones first, so the evidence is the
+        # words that made it a concern.
+        plain = [h for h in candidates if h.category != "negated"]
+        best = min(plain or candidates, key=lambda h: (h.start, -h.end))
+        return _Decision(best, False)
+    if threat:
+        return _Decision(
+            _Hit(CONCERN, threat[0].rule, "other_person_threat", threat[0].start, threat[0].end),
+            True,
+        )
+    if other or any(True for _ in _hits(eng, "other", masked, active)):
+        return _Decision(None, True)
+    return _Decision(None, False)
 
 
-def explain(text: str) -> tuple[str, str | None, str | None]:
-    """``(level, rule, matched)``: :func:`detect_crisis` plus the rule's name, for tests."""
-    norm, starts, ends = normalise(text)
-    hit = _classify(_mask(norm, text, starts))
+def explain(text: str, *, normalised: str | None = None) -> CrisisResult:
+    """:func:`detect_crisis` with the internal rule name filled in.
+
+    ``normalised`` is ``canonical(text)`` when the caller has it already.
+    """
+    eng = _engine()
+    norm = eng.normaliser.canonical(text) if normalised is None else normalised
+    # Idioms are masked only when something matched: they can only remove matches, and
+    # most messages have none.
+    decision = _classify(eng, norm)
+    if decision.hit is not None or decision.about_other:
+        decision = _classify(eng, _mask(eng, norm, text))
+    hit = decision.hit
     if hit is None:
-        return NONE, None, None
-    matched = text[starts[hit.start] : ends[hit.end - 1]].strip()
-    return hit.level, hit.rule, matched
+        return CrisisResult(
+            NONE, "other_person" if decision.about_other else None, decision.about_other, None, None
+        )
+    _, starts, ends = eng.normaliser.normalise(text)
+    evidence = text[starts[hit.start] : ends[hit.end - 1]].strip()
+    return CrisisResult(hit.level, hit.category, decision.about_other, evidence, hit.rule)
 
 
-def detect_crisis(text: str) -> CrisisResult:
-    """Crisis level of one message and the phrase, as written, that set it."""
-    level, _rule, matched = explain(text)
-    return CrisisResult(level, matched)
+def detect_crisis(text: str, *, normalised: str | None = None) -> CrisisResult:
+    """Crisis level, category and evidence of one message."""
+    return explain(text, normalised=normalised)

@@ -33,14 +33,14 @@ def _get_analyzer() -> SentimentIntensityAnalyzer:
     return _analyzer
 
 
-def unsupported_note(language: str) -> str:
+def unsupported_note(language: str | None) -> str:
     """Why a message in ``language`` has no sentiment score."""
-    if language == "und":
+    if language in (None, "und"):
         return "sentiment not computed: language undetermined"
     return f"sentiment not supported for language '{language}'"
 
 
-def score_sentiment(text: str, language: str) -> tuple[float | None, str | None]:
+def score_sentiment(text: str, language: str | None) -> tuple[float | None, str | None]:
     """``(compound, None)`` for English; ``(None, note)`` for any other language."""
     if language not in SENTIMENT_LANGUAGES:
         return None, unsupported_note(language)

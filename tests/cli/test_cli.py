@@ -61,7 +61,9 @@ def test_text_check_reads_stdin_and_prints_json_lines():
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(rows) == 3
-    assert all(set(r) == {"language", "sentiment", "crisis_level", "matched"} for r in rows)
+    keys = {"language", "language_confidence", "sentiment", "crisis_level", "category"}
+    keys |= {"about_other", "evidence"}
+    assert all(set(r) == keys for r in rows), rows
     assert rows[0]["crisis_level"] == "none"
     assert rows[1]["crisis_level"] == "crisis"
     assert rows[2]["language"] == "es" and rows[2]["sentiment"] is None

@@ -13,7 +13,17 @@ from analytics.text import MessageAnalysis, analyze_message, analyze_messages, t
 
 def test_message_analysis_is_frozen_with_the_agreed_fields():
     fields = [f.name for f in dataclasses.fields(MessageAnalysis)]
-    assert fields == ["language", "sentiment", "sentiment_note", "crisis_level", "matched"]
+    assert fields == [
+        "language",
+        "language_confidence",
+        "sentiment",
+        "sentiment_note",
+        "crisis_level",
+        "category",
+        "about_other",
+        "evidence",
+        "reason",
+    ]
     result = analyze_message("I have the pills ready")
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.crisis_level = "none"  # type: ignore[misc]
@@ -25,10 +35,13 @@ def test_analyze_message_all_fields():
     assert isinstance(result.sentiment, float)
     assert result.sentiment_note is None
     assert result.crisis_level == "crisis"
-    assert result.matched == "going to kill myself"
+    assert result.category == "intent"
+    assert result.evidence == result.matched == "going to kill myself"
+    assert result.about_other is False and result.reason is None
+    assert 0.5 <= result.language_confidence <= 1.0
 
     result = analyze_message("Me muero de risa con este video")
-    assert (result.language, result.sentiment, result.crisis_level, result.matched) == (
+    assert (result.language, result.sentiment, result.crisis_level, result.evidence) == (
         "es",
         None,
         "none",
@@ -56,18 +69,35 @@ def test_text_check_writes_one_json_object_per_message():
     assert text_check(lines, out) == 4
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(records) == 4
+    keys = {"language", "language_confidence", "sentiment", "crisis_level", "category"}
+    keys |= {"about_other", "evidence"}
     for record in records:
-        assert set(record) == {"language", "sentiment", "crisis_level", "matched"}
+        assert set(record) == keys
     assert [r["crisis_level"] for r in records] == ["crisis", "none", "concern", "none"]
     assert records[0]["language"] == "en" and isinstance(records[0]["sentiment"], float)
-    assert records[1] == {
+    assert records[0]["category"] == "preparatory"
+    assert records[0]["evidence"] == "have the pills ready"
+    assert {k: v for k, v in records[1].items() if k != "language_confidence"} == {
         "language": "es",
         "sentiment": None,
         "crisis_level": "none",
-        "matched": None,
+        "category": None,
+        "about_other": False,
+        "evidence": None,
     }
-    assert records[2]["matched"] == "not going to hurt myself"
-    assert records[3]["language"] == "und" and records[3]["sentiment"] is None
+    assert records[2]["evidence"] == "not going to hurt myself"
+    assert records[2]["category"] == "negated"
+    assert records[3]["language"] is None and records[3]["sentiment"] is None
+
+
+def test_text_check_reports_the_reason_when_unchecked():
+    out = io.StringIO()
+    text_check(["Ich habe heute Nacht sehr schlecht geschlafen und bin müde\n"], out)
+    record = json.loads(out.getvalue())
+    assert record["crisis_level"] == "unchecked"
+    assert record["language"] == "de"
+    assert record["reason"] == "language 'de' not supported"
+    assert record["evidence"] is None
 
 
 def test_text_check_streams_in_batches_and_keeps_order():

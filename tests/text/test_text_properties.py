@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics.text import analyze_message, analyze_messages
-from analytics.text.crisis import detect_crisis, normalise
+from analytics.text.crisis import canonical, detect_crisis, normalise
 
 # Fragments that reach the interesting code paths (matches, negation, idioms, accents).
 FRAGMENTS = [
@@ -39,11 +39,13 @@ messages = st.one_of(
 @given(messages)
 def test_analyze_message_never_raises_and_is_well_formed(text):
     result = analyze_message(text)
-    assert result.crisis_level in {"none", "concern", "crisis"}
-    assert (result.matched is None) == (result.crisis_level == "none")
-    if result.matched is not None:
-        assert result.matched and result.matched in text
-    assert isinstance(result.language, str) and result.language
+    assert result.crisis_level in {"none", "concern", "crisis", "unchecked"}
+    assert (result.evidence is None) == (result.crisis_level in {"none", "unchecked"})
+    assert (result.reason is not None) == (result.crisis_level == "unchecked")
+    if result.evidence is not None and result.category != "model":
+        assert result.evidence and result.evidence in text
+    assert result.language is None or (isinstance(result.language, str) and result.language)
+    assert 0.0 <= result.language_confidence <= 1.0
     if result.language == "en":
         assert result.sentiment is not None and -1.0 <= result.sentiment <= 1.0
         assert result.sentiment_note is None
@@ -59,6 +61,8 @@ def test_normalise_map_is_monotonic_and_in_bounds(text):
     assert all(0 <= s < e <= len(text) for s, e in zip(starts, ends, strict=True))
     assert starts == sorted(starts)
     assert norm == norm.lower() or not norm.isascii()
+    assert canonical(text) == norm  # the fast path agrees with the mapped one
+    assert canonical(norm) == norm  # idempotent
 
 
 @settings(max_examples=50, deadline=None)

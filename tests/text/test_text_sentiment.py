@@ -56,7 +56,7 @@ def test_every_non_english_corpus_message_has_none_never_zero(corpus, corpus_res
 
 def test_undetermined_language_has_no_sentiment():
     result = analyze_message("ok")
-    assert result.language == "und"
+    assert result.language is None
     assert result.sentiment is None
     assert result.sentiment_note == "sentiment not computed: language undetermined"
 
