@@ -9,7 +9,16 @@ from analytics import views
 from analytics.alerts import LEVELS
 
 STATUS = {"open": "not yet acknowledged", "acknowledged": "acknowledged", "resolved": "resolved"}
-LEVEL_LABEL = {lv.key: f"{lv.icon} {lv.word}" for lv in LEVELS}
+LEVEL_LABEL = {lv.key: lv.word for lv in LEVELS}
+# Material icons (Streamlit ships their font; colour emoji need a font that a clinic's
+# browser may lack, which showed as empty boxes in the screenshots). Always with the word.
+LEVEL_ICON = {
+    "crisis": ":material/crisis_alert:",
+    "item9_high": ":material/priority_high:",
+    "item9": ":material/report:",
+    "concern": ":material/warning:",
+    "not_screened": ":material/help:",
+}
 
 
 def render() -> None:
@@ -24,7 +33,7 @@ def render() -> None:
     levels = c1.multiselect(
         "Level",
         list(LEVEL_LABEL),
-        format_func=LEVEL_LABEL.get,
+        format_func=LEVEL_LABEL.get,  # the level's word; the order is the urgency order
         key="alerts_levels",
         placeholder="All levels",
     )
@@ -68,12 +77,12 @@ def alert_card(ctx, actor, row: dict, *, key: str, show_patient: bool) -> None:
         if show_patient
         else ""
     )
-    late = " · ⏰ OVERDUE" if row["overdue"] else ""
+    late = " · **OVERDUE**" if row["overdue"] else ""
     label = (
-        f"{row['level_label']} · {who}{row['kind']} · {row['age_text']} · "
+        f"**{LEVEL_LABEL[row['level']]}** · {who}{row['kind']} · {row['age_text']} · "
         f"{STATUS[row['status']]}{late}"
     )
-    with st.expander(label, expanded=False):
+    with st.expander(label, expanded=False, icon=LEVEL_ICON[row["level"]]):
         st.text(row["detail"])  # plain text: never rendered as markdown or HTML
         st.caption(
             f"Raised {row['raised_at']:%Y-%m-%d %H:%M %Z} · acknowledge by "

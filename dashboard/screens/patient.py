@@ -94,10 +94,15 @@ def _safety_panel(ctx, actor, view) -> None:
         )
         st.markdown("**Safety alerts** (most urgent first; resolved ones last)")
         for row in rows.iter_rows(named=True):
-            alert_card(ctx, actor, row, key="patient", show_patient=False)
             message_id = row["alert_id"].removeprefix(MESSAGE_PREFIX)
-            if row["alert_id"].startswith(MESSAGE_PREFIX) and message_id in texts:
-                st.caption("Message:")
+            if not (row["alert_id"].startswith(MESSAGE_PREFIX) and message_id in texts):
+                alert_card(ctx, actor, row, key="patient", show_patient=False)
+                continue
+            # The message goes in one box with its alert, so it is never read as the
+            # next alert's (seen in the screenshots when it followed the card loose).
+            with st.container(border=True):
+                alert_card(ctx, actor, row, key="patient", show_patient=False)
+                st.caption(f"Message, {row['raised_at']:%Y-%m-%d %H:%M %Z}:")
                 st.text(texts[message_id])  # plain text: never rendered as markdown or HTML
 
 

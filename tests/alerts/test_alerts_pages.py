@@ -52,7 +52,11 @@ def test_alerts_page_order_resolve_needs_note_and_history_survives_reload(clinic
     labels = [e.label for e in at.expander]
     words = ["Crisis", "Item 9 answered 2-3", "Item 9 answered 1", "Concern", "not screened"]
     assert [next(w for w in words if w in label) for label in labels] == words
-    assert labels[0].startswith("🚨 Crisis")  # icon and word
+    assert labels[0].startswith("**Crisis**")  # the word; the icon is the expander's
+    assert [e.proto.icon for e in at.expander][:2] == [
+        ":material/crisis_alert:",
+        ":material/priority_high:",
+    ]
     assert "open " in labels[2] and "day" in labels[2]
 
     target = A.item9_alert_id("p1", "2026-04-20")
