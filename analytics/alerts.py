@@ -30,6 +30,7 @@ __all__ = [
     "AlertLevel",
     "act",
     "alert_history",
+    "has_completeness",
     "item9_alert_id",
     "list_alerts",
     "message_alert_id",
@@ -131,16 +132,27 @@ _SOURCE_SQL = f"""
            CASE WHEN max(a.item_9) >= 2 THEN 'item9_high' ELSE 'item9' END,
            min(a.completed_at),
            'PHQ-9 item 9 answered ' || max(a.item_9)
-               || CASE WHEN bool_and(a.complete) THEN '' ELSE ' (questionnaire partly answered)' END
+               || CASE WHEN bool_and({{complete}}) THEN '' ELSE ' (questionnaire partly answered)' END
     FROM assessments_scored a JOIN patient_summary s USING (patient_id)
     WHERE a.instrument = 'PHQ-9' AND a.item_9 > 0 AND s.active AND {{scope}}
     GROUP BY a.patient_id, a.completed_on"""
 
 
+def has_completeness(ctx: Context) -> bool:
+    """Whether the snapshot in service records questionnaire completeness (one built
+    before partial questionnaires were stored does not, until the next refresh)."""
+    row = ctx.snapshot.execute(
+        """SELECT count(*) FROM duckdb_columns()
+           WHERE table_name = 'assessments_scored' AND column_name = 'complete'"""
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def _sources(ctx: Context, scope: str, params: list[object]) -> pl.DataFrame:
     cur = cursor(ctx.snapshot, settings=ctx.settings)  # connections are not thread-safe
     try:
-        sql = _SOURCE_SQL.format(scope=scope)
+        complete = "a.complete" if has_completeness(ctx) else "TRUE"
+        sql = _SOURCE_SQL.format(scope=scope, complete=complete)
         # The scope appears twice, once per source.
         return cur.sql(sql, params=params + params).pl()
     finally:

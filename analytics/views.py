@@ -215,9 +215,15 @@ def patient(ctx: Context, actor: Actor, patient_id: str) -> PatientView:
     summary = _frame(
         ctx, "SELECT * FROM patient_summary WHERE patient_id = ?", [patient_id]
     ).to_dicts()[0]
+    # A snapshot built before partial questionnaires were stored holds complete ones only.
+    completeness = (
+        "items_answered, complete"
+        if safety_alerts.has_completeness(ctx)
+        else "CASE instrument WHEN 'PHQ-9' THEN 9 ELSE 7 END AS items_answered, TRUE AS complete"
+    )
     assessments = _frame(
         ctx,
-        """SELECT completed_at, instrument, total, band, item_9, items_answered, complete
+        f"""SELECT completed_at, instrument, total, band, item_9, {completeness}
            FROM assessments_scored WHERE patient_id = ? ORDER BY completed_at""",
         [patient_id],
     )

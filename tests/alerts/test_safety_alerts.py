@@ -380,3 +380,25 @@ def test_alert_response_hours_from_settings_toml(settings):
     (path / "settings.toml").write_text("[alert_response_hours]\nurgent = 1\n")
     with pytest.raises(ValueError, match="unknown alert level 'urgent'"):
         load_settings(path)
+
+
+def test_a_snapshot_from_before_partial_questionnaires_still_serves_alerts(clinic):
+    from analytics.store import current_snapshot
+
+    settings = clinic.settings
+    clinic.close()
+    path = current_snapshot(DataDir(settings.data_dir)).path
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("ALTER TABLE assessments_scored DROP COLUMN complete")
+    finally:
+        con.close()
+    ctx = Context.open(settings)
+    try:
+        c1 = actor_for_clinician(ctx, "c1")
+        assert not A.has_completeness(ctx)
+        rows = alerts(ctx, c1)
+        assert rows.height == 5 and "partly answered" not in " ".join(rows["detail"])
+        assert patient(ctx, c1, "p1").assessments["complete"].to_list() == [True, True]
+    finally:
+        ctx.close()
