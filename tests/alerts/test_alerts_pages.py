@@ -8,6 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics import alerts as A
+from analytics.access import actor_for_clinician
+from analytics.views import act_on_alert
 
 
 def _page_script(page: str, data_dir: str, clinician: str, patient: str | None) -> None:
@@ -92,3 +94,21 @@ def test_patient_panel_shows_item9_not_answered(clinic):
     panel = _run(clinic.settings.data_dir, "patient", patient="p2")
     texts = "\n".join(m.value for m in panel.markdown)
     assert "item 9 **not answered**" in texts
+
+
+@pytest.mark.dates
+def test_show_resolved_keeps_the_history_and_offers_reopen(clinic):
+    c1 = actor_for_clinician(clinic, "c1")
+    target = A.item9_alert_id("p1", "2026-03-21")
+    act_on_alert(clinic, c1, target, "resolve", "reviewed at session; no current ideation")
+    at = _run(clinic.settings.data_dir, "alerts")
+    assert all(target not in str(f.key) for e in at.expander for f in e.text_input)
+    at.toggle(key="alerts_resolved").set_value(True).run()
+    card = _card(at, target)
+    assert "resolved" in card.label and "raised " in card.label
+    shown = "\n".join(t.value for t in card.text)
+    assert "Resolved by ada@example.org — reviewed at session; no current ideation" in shown
+    assert [b.label for b in card.button] == ["Re-open", "Open patient"]  # no Resolve
+    card.button[0].click()
+    at.run()
+    assert "not yet acknowledged" in _card(at, target).label

@@ -402,3 +402,15 @@ def test_a_snapshot_from_before_partial_questionnaires_still_serves_alerts(clini
         assert patient(ctx, c1, "p1").assessments["complete"].to_list() == [True, True]
     finally:
         ctx.close()
+
+
+def test_cli_alerts_text_shows_level_age_and_history(clinic, capsys):
+    c1 = actor_for_clinician(clinic, "c1")
+    act_on_alert(clinic, c1, A.item9_alert_id("p1", "2026-03-21"), "resolve", "seen in session")
+    data_dir = str(clinic.settings.data_dir)
+    assert cli.main(["alerts", "--as", "ada@example.org", "--data-dir", data_dir]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in lines] == ["crisis", "item9_high", "concern", "not_screened"]
+    assert cli.main(["alerts", "--as", "ada@example.org", "--all", "--data-dir", data_dir]) == 0
+    out = capsys.readouterr().out
+    assert "resolved" in out and "Resolved by ada@example.org: seen in session" in out
