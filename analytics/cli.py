@@ -601,6 +601,62 @@ def cmd_patient(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """A clinician's safety alerts, most urgent first: the same access rules and audit as
+    the app's Alerts page. Patient ids, never names or message text; notes are the
+    clinicians' own words and are printed for their own alerts."""
+    from analytics import views
+    from analytics.access import AccessDenied, Context, UnknownUser, actor_for_email
+
+    ctx = Context.open(_settings(args))
+    try:
+        try:
+            actor = actor_for_email(ctx, args.as_email)
+        except UnknownUser as exc:
+            _err(str(exc))
+            return EXIT_BAD_INPUT
+        try:
+            rows = views.alerts(ctx, actor, include_resolved=args.all)
+        except AccessDenied as exc:
+            _err(f"{exc} (the attempt was recorded)")
+            return EXIT_FAILED
+        ctx.record(
+            actor, "view_alerts", target="alerts", detail=f"cli alerts={rows.height} all={args.all}"
+        )
+    finally:
+        ctx.close()
+    out = [
+        {
+            "alert_id": r["alert_id"],
+            "patient_id": r["patient_id"],
+            "kind": r["kind"],
+            "level": r["level"],
+            "opened_at": r["raised_at"].isoformat(),
+            "age_days": r["age_days"],
+            "status": r["status"],
+            "overdue": r["overdue"],
+            "history": r["history"],
+        }
+        for r in rows.iter_rows(named=True)
+    ]
+    if args.json:
+        print(json.dumps(out, default=str))
+        return EXIT_OK
+    if not out:
+        print("No open alerts." if not args.all else "No alerts.")
+        return EXIT_OK
+    for a in out:
+        late = " OVERDUE" if a["overdue"] else ""
+        print(
+            f"{a['level']:<13} {a['patient_id']:<12} {a['kind']:<21} opened {a['opened_at'][:16]}"
+            f"  {a['age_days']}d  {a['status']}{late}"
+        )
+        for h in a["history"]:
+            note = f": {h['note']}" if h["note"] else ""
+            print(f"    {h['at']}  {h['action']} by {h['actor']}{note}")
+    return EXIT_OK
+
+
 # --- the parser ------------------------------------------------------------------------
 
 
@@ -717,6 +773,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--as", dest="as_email", required=True, metavar="EMAIL", help="your sign-in email"
     )
+
+    p = verb("alerts", "List your safety alerts, most urgent first (as the app would).", cmd_alerts)
+    p.add_argument(
+        "--as", dest="as_email", required=True, metavar="EMAIL", help="your sign-in email"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON array")
+    p.add_argument("--all", action="store_true", help="include resolved alerts")
 
     p = verb("sample-data", "Write a synthetic clinic as contract files.", cmd_sample_data)
     p.add_argument("--patients", type=int, default=300)

@@ -29,6 +29,7 @@ from analytics.settings import Band, ClinicalSettings
 __all__ = [
     "GAD7",
     "INSTRUMENTS",
+    "MAX_BLANK_ITEMS",
     "PHQ9",
     "RCI_CRITICAL",
     "OutcomeStatus",
@@ -37,10 +38,13 @@ __all__ = [
     "band_sql",
     "caseness",
     "item9_flag",
+    "item9_state",
     "max_total",
     "normalise_instrument",
     "paired_outcome",
     "patient_outcomes",
+    "prorated_total",
+    "prorated_total_sql",
     "rci",
     "rci_change",
     "recovery",
@@ -61,6 +65,17 @@ INSTRUMENTS: tuple[str, ...] = (PHQ9, GAD7)
 _N_ITEMS = {PHQ9: 9, GAD7: 7}
 _ITEM_MAX = 3
 _MAX_TOTAL = {name: n * _ITEM_MAX for name, n in _N_ITEMS.items()}
+
+# How many blank items a questionnaire may have and still get a (prorated) total.
+# PHQ-9: 2. The scoring instructions of the APA's DSM-5 online severity measure built on
+# the PHQ-9 ("Severity Measure for Depression", PHQ-9 modified for adolescents) say: with
+# 1 or 2 items unanswered, prorate (raw sum x 9 / items answered, rounded to the nearest
+# whole number); with 3 or more unanswered, do not use the total. Arrieta et al. (2017,
+# J Clin Psychol 73(9), doi:10.1002/jclp.22390) score PHQ-9s with up to two missing items
+# by the mean of the answered ones, which is the same number.
+# GAD-7: 0. No published proration rule for the GAD-7 was found to cite, so a GAD-7 with a
+# blank item has no total ("incomplete") rather than one made up under an unsourced rule.
+MAX_BLANK_ITEMS = {PHQ9: 2, GAD7: 0}
 
 # Separators dropped before matching an instrument name. Written as an explicit class
 # (not \s) so that Python's re and DuckDB's RE2 agree character for character.
@@ -197,6 +212,63 @@ def total(instrument: str, items: Sequence[int | None]) -> int:
             raise ValueError(f"{name} item {number} is {value}; expected 0 to {_ITEM_MAX}")
         result += value
     return result
+
+
+def prorated_total(instrument: str, items: Sequence[int | None]) -> int | None:
+    """The total under the proration rule (see ``MAX_BLANK_ITEMS``), or ``None``.
+
+    All items answered: their sum. Up to ``MAX_BLANK_ITEMS[instrument]`` blank: the sum
+    of the answered items times the number of items over the number answered, rounded to
+    the nearest whole number (halves up: a higher score never understates severity).
+    More blanks than that: ``None`` (the questionnaire is incomplete, never a low total).
+    """
+    name = _instrument(instrument)
+    n = _N_ITEMS[name]
+    answers = list(items)
+    if len(answers) > n and all(extra is None for extra in answers[n:]):
+        answers = answers[:n]
+    if len(answers) != n:
+        raise ValueError(f"{name} has {n} items; got {len(answers)} answers")
+    values: list[int] = []
+    for number, answer in enumerate(answers, start=1):
+        if answer is None:
+            continue
+        value = _whole(answer, f"{name} item {number}")
+        if not 0 <= value <= _ITEM_MAX:
+            raise ValueError(f"{name} item {number} is {value}; expected 0 to {_ITEM_MAX}")
+        values.append(value)
+    blank = n - len(values)
+    if blank > MAX_BLANK_ITEMS[name] or not values:
+        return None
+    # Integer arithmetic, so 4.5 is exactly 4.5 and rounds to 5.
+    return (2 * sum(values) * n + len(values)) // (2 * len(values))
+
+
+def prorated_total_sql(instrument_col: str = "instrument", prefix: str = "") -> str:
+    """A DuckDB expression for :func:`prorated_total` over the columns
+    ``{prefix}item_1`` .. ``{prefix}item_9`` (an INTEGER, NULL when incomplete)."""
+    parts = []
+    for name, n in _N_ITEMS.items():
+        cols = [f"{prefix}item_{i}" for i in range(1, n + 1)]
+        answered = " + ".join(f"CAST({c} IS NOT NULL AS INTEGER)" for c in cols)
+        raw = " + ".join(f"coalesce({c}, 0)" for c in cols)
+        parts.append(
+            f"WHEN {instrument_col} = {_quote_literal(name)} THEN (CASE "
+            f"WHEN ({answered}) > 0 AND {n} - ({answered}) <= {MAX_BLANK_ITEMS[name]} "
+            f"THEN CAST((2 * ({raw}) * {n} + ({answered})) // (2 * ({answered})) AS INTEGER) END)"
+        )
+    return f"(CASE {' '.join(parts)} END)"
+
+
+def item9_state(item9: int | None) -> str:
+    """PHQ-9 item 9 in words: ``"not answered"`` for a blank (never read as 0), else
+    ``"answered N"``."""
+    if item9 is None:
+        return "not answered"
+    value = _whole(item9, "PHQ-9 item 9")
+    if not 0 <= value <= _ITEM_MAX:
+        raise ValueError(f"PHQ-9 item 9 is {value}; expected 0 to {_ITEM_MAX}")
+    return f"answered {value}"
 
 
 def severity_band(
@@ -578,7 +650,6 @@ def _validate(frame: pl.DataFrame, raw_instrument: pl.Series) -> None:
         )
     fail(frame["patient_id"].is_null(), "have no patient_id")
     fail(frame["completed_at"].is_null(), "have no completed_at")
-    fail(frame["total"].is_null(), "have no total (compute it from the items first)")
     top = frame["instrument"].replace_strict(_MAX_TOTAL, return_dtype=pl.Int64)
     fail(
         (frame["total"] < 0) | (frame["total"] > top),
@@ -603,8 +674,12 @@ def patient_outcomes(assessments: pl.DataFrame, *, settings: ClinicalSettings) -
     Input columns: ``patient_id``, ``instrument`` (any spelling
     :func:`normalise_instrument` accepts), ``completed_at`` (datetime), ``total`` and
     ``item_9`` (nullable; read on PHQ-9 rows only). Other columns are ignored. Raises
-    ValueError for a missing column, an unknown instrument, a missing or out-of-range
-    total, an out-of-range item 9 or a repeated (patient_id, instrument, completed_at).
+    ValueError for a missing column, an unknown instrument, an out-of-range total, an
+    out-of-range item 9 or a repeated (patient_id, instrument, completed_at).
+
+    A null total is an incomplete questionnaire (too many blank items to prorate): it
+    counts for item 9 but not for the totals, bands and change below, which use the
+    scored questionnaires only.
 
     Output columns, sorted by ``patient_id`` (``X`` is ``phq9`` or ``gad7``; every
     ``X_`` column is null when the patient has no assessment on that instrument):
@@ -658,7 +733,7 @@ def patient_outcomes(assessments: pl.DataFrame, *, settings: ClinicalSettings) -
     for instrument in INSTRUMENTS:
         p = _PREFIX[instrument]
         per = (
-            frame.filter(pl.col("instrument") == instrument)
+            frame.filter((pl.col("instrument") == instrument) & pl.col("total").is_not_null())
             .group_by("patient_id")
             .agg(
                 pl.len().alias(f"{p}_n_assessments"),

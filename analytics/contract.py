@@ -43,6 +43,9 @@ class Column:
     default: str | None = None
     not_future: bool = False  # dates: not after today; timestamps: within the tolerance
     free_text: bool = False  # patient-written or identifying: never logged
+    # Required in the file's header, but a cell may be blank (questionnaire items: a
+    # partly answered questionnaire is stored, never quarantined for its blanks).
+    blank_ok: bool = False
     doc: str = ""
 
     def rule_text(self) -> str:
@@ -187,8 +190,19 @@ TABLES: dict[str, Table] = {
             key=("patient_id", "instrument", "completed_at"),
             on_existing_key=OnExistingKey.KEEP,
             rules=(
-                "PHQ-9 needs items 1-9; GAD-7 needs items 1-7 and leaves 8-9 empty",
-                "total, when present, equals the sum of the items",
+                "a questionnaire needs at least one answered item; GAD-7 leaves items 8-9 empty",
+                "blank items are allowed: a partly answered questionnaire is stored, and an "
+                "item-9 answer above 0 raises the safety flag whatever else is blank; a blank "
+                'item 9 is shown as "item 9 not answered", never as 0',
+                "the total used is computed from the items: their sum when all are answered; "
+                "for a PHQ-9 with 1 or 2 blank items, the sum of the answered items x 9 / the "
+                "number answered, rounded to the nearest whole number (halves up) (the scoring "
+                "instructions of the APA DSM-5 severity measure built on the PHQ-9; Arrieta et "
+                "al. 2017, doi:10.1002/jclp.22390); otherwise (3+ blank PHQ-9 items, any blank "
+                "GAD-7 item: no published GAD-7 proration rule was found) the total is missing "
+                "and the questionnaire shows as incomplete",
+                "total, when present, equals the sum of the items (complete questionnaire) or "
+                "either the sum of the answered items or the prorated total (partial one)",
             ),
             columns=(
                 Column("patient_id", T.TEXT, required=True, references="patients.patient_id"),
@@ -201,10 +215,20 @@ TABLES: dict[str, Table] = {
                     doc="also `PHQ9`, `phq-9`, `GAD7`, ... (case, spaces and hyphens ignored)",
                 ),
                 *(
-                    Column(name, T.INTEGER, required=(i == 0), minimum=0, maximum=3)
+                    Column(
+                        name,
+                        T.INTEGER,
+                        required=(i == 0),
+                        blank_ok=True,
+                        minimum=0,
+                        maximum=3,
+                        doc="the column is required; a cell may be blank" if i == 0 else "",
+                    )
                     for i, name in enumerate(ITEM_COLUMNS)
                 ),
-                Column("total", T.INTEGER, doc="optional; if present it must equal the item sum"),
+                Column(
+                    "total", T.INTEGER, doc="optional; if present it is checked against the items"
+                ),
             ),
         ),
         Table(

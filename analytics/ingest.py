@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 
+from analytics.clinical import prorated_total_sql
 from analytics.contract import (
     CURRENT_YEAR,
     INGEST_ORDER,
@@ -338,7 +339,7 @@ def _column_error(
     col: Column, v: str, p: str, *, now: datetime, today: date, future_days: int
 ) -> str:
     checks: list[str] = []
-    if col.required:
+    if col.required and not col.blank_ok:
         checks.append(f"WHEN {v} IS NULL THEN 'missing value: this column is required'")
     else:
         checks.append(f"WHEN {v} IS NULL THEN NULL")
@@ -391,31 +392,41 @@ def _rule_errors(table: Table) -> list[tuple[str, str]]:
     """Table rules as (column, SQL error expression) over the parsed columns."""
     rules: list[tuple[str, str]] = []
     if table.name == "assessments":
-        for i, item in enumerate(ITEM_COLUMNS, start=1):
-            if i <= 7:
-                rules.append(
-                    (
-                        item,
-                        f"CASE WHEN p_{item} IS NULL AND e_{item} IS NULL AND p_instrument IS NOT NULL "
-                        f"THEN 'missing value: ' || p_instrument || ' needs item {i}' END",
-                    )
+        for item in ITEM_COLUMNS[7:]:
+            rules.append(
+                (
+                    item,
+                    f"CASE WHEN p_instrument = 'GAD-7' AND v_{item} IS NOT NULL "
+                    f"THEN 'not allowed: GAD-7 leaves items 8-9 empty' END",
                 )
-            else:
-                rules.append(
-                    (
-                        item,
-                        f"CASE WHEN p_instrument = 'PHQ-9' AND p_{item} IS NULL AND e_{item} IS NULL "
-                        f"THEN 'missing value: PHQ-9 needs items 1-9' "
-                        f"WHEN p_instrument = 'GAD-7' AND v_{item} IS NOT NULL "
-                        f"THEN 'not allowed: GAD-7 leaves items 8-9 empty' END",
-                    )
-                )
+            )
+        # Blank items alone never quarantine a questionnaire (an item-9 answer must not be
+        # lost with it); only one with no answer at all, which says nothing.
+        no_answer = " AND ".join(f"v_{c} IS NULL" for c in ITEM_COLUMNS)
+        rules.append(
+            (
+                "(items)",
+                f"CASE WHEN {no_answer} "
+                f"THEN 'no answers: a questionnaire needs at least one answered item' END",
+            )
+        )
         item_sum = " + ".join(f"coalesce(p_{c}, 0)" for c in ITEM_COLUMNS)
+        # GAD-7 has 7 items: its empty items 8-9 are not blanks.
+        blanks = " OR ".join(
+            f"p_{c} IS NULL" if i < 7 else f"(p_{c} IS NULL AND p_instrument = 'PHQ-9')"
+            for i, c in enumerate(ITEM_COLUMNS)
+        )
+        prorated = prorated_total_sql("p_instrument", prefix="p_")
         rules.append(
             (
                 "total",
-                f"CASE WHEN p_total IS NOT NULL AND p_total <> ({item_sum}) "
-                f"THEN 'total mismatch: expected the sum of the items, ' || ({item_sum}) END",
+                f"CASE WHEN p_total IS NULL THEN NULL "
+                f"WHEN NOT ({blanks}) AND p_total <> ({item_sum}) "
+                f"THEN 'total mismatch: expected the sum of the items, ' || ({item_sum}) "
+                f"WHEN ({blanks}) AND p_total <> ({item_sum}) "
+                f"AND p_total IS DISTINCT FROM {prorated} "
+                f"THEN 'total mismatch: expected the sum of the answered items, ' || ({item_sum})"
+                f" || coalesce(', or the prorated total, ' || {prorated}, '') END",
             )
         )
     elif table.name == "wearable_daily":

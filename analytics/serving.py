@@ -14,7 +14,8 @@ Tables (one row per ...):
 - ``patient_daily`` (patient, date): mean mood and anxiety, sleep, steps, resting HR, HRV,
   patient message count and mean sentiment.
 - ``assessments_scored`` (assessment): totals with band and item 9.
-- ``flagged_messages`` (patient message flagged concern or crisis): level, matched phrase,
+- ``flagged_messages`` (patient message flagged concern or crisis, or left unchecked by
+  the detector): level, matched phrase,
   text (for the treating clinician only; access rules apply on read).
 - ``ingest_history`` (file ingested), ``quarantine`` (quarantined row: where and why, no
   cell values).
@@ -52,13 +53,14 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from analytics.clinical import band_sql, patient_outcomes
+from analytics.alerts import MESSAGE_PREFIX
+from analytics.clinical import band_sql, patient_outcomes, prorated_total_sql
 from analytics.contract import CONTRACT_VERSION
 from analytics.settings import Settings
 
 # Bump when a serving table's definition changes: a snapshot built by another version is
 # never updated in place, only rebuilt.
-SERVING_VERSION = 2
+SERVING_VERSION = 3
 # The patient summary's windows reach back this far (the sleep baseline: days 15-74).
 SUMMARY_REACH_DAYS = 74
 # Tables that only depend on the models, kept by an incremental build.
@@ -95,11 +97,15 @@ def data_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
 
 
 def reviewed_message_ids(workspace: sqlite3.Connection) -> list[str]:
-    """Flagged messages a clinician has reviewed (their alert id is ``msg:<message_id>``)."""
+    """Flagged messages a clinician has reviewed (their alert id is ``msg:<message_id>``)
+    and not re-opened since."""
     rows = workspace.execute(
-        "SELECT DISTINCT alert_id FROM alert_actions WHERE alert_id LIKE 'msg:%'"
+        """SELECT alert_id FROM alert_actions a WHERE alert_id LIKE ? || '%'
+             AND id = (SELECT max(id) FROM alert_actions b WHERE b.alert_id = a.alert_id)
+             AND action <> 'reopen'""",
+        [MESSAGE_PREFIX],
     ).fetchall()
-    return [r[0][4:] for r in rows]
+    return [r[0][len(MESSAGE_PREFIX) :] for r in rows]
 
 
 def settings_fingerprint(settings: Settings) -> str:
@@ -157,15 +163,20 @@ def _params(as_of: date, since: Since | None) -> dict[str, object]:
 
 
 def _assessments_sql(settings: Settings, since: Since | None) -> str:
-    """Scored assessments on or before as_of (the changed ones in an incremental build)."""
-    item_sum = " + ".join(f"item_{i}" for i in range(1, 8)) + (
-        " + coalesce(item_8, 0) + coalesce(item_9, 0)"
-    )
+    """Scored assessments on or before as_of (the changed ones in an incremental build).
+
+    ``total`` is prorated under the published rule or NULL (``complete`` false and too
+    many blanks: shown as incomplete); ``items_answered`` counts the answered items;
+    ``item_9`` stays NULL when not answered (never 0).
+    """
+    answered = " + ".join(f"CAST(item_{i} IS NOT NULL AS INTEGER)" for i in range(1, 10))
     day = "CAST(completed_at AS DATE)"
     return f"""
         SELECT *, {band_sql("instrument", "total", settings=settings.clinical)} AS band
         FROM (SELECT patient_id, completed_at, {day} AS completed_on,
-                     instrument, {item_sum} AS total, item_9
+                     instrument, {prorated_total_sql("instrument")} AS total, item_9,
+                     {answered} AS items_answered,
+                     ({answered}) = CASE instrument WHEN 'PHQ-9' THEN 9 ELSE 7 END AS complete
               FROM wh.assessments WHERE {day} <= $as_of AND {_changed(since, day)})
         ORDER BY patient_id, completed_at"""
 
@@ -177,7 +188,7 @@ def _flagged_sql(since: Since | None) -> str:
         SELECT m.message_id, m.patient_id, m.sent_at, m.crisis_level, m.crisis_matched,
                m.language, m.text, r.message_id IS NOT NULL AS reviewed
         FROM wh.messages m LEFT JOIN reviewed_frame r USING (message_id)
-        WHERE m.sender = 'patient' AND m.crisis_level IN ('concern', 'crisis')
+        WHERE m.sender = 'patient' AND m.crisis_level IN ('concern', 'crisis', 'unchecked')
           AND {day} <= $as_of AND {_changed(since, day, "m")}
         ORDER BY m.sent_at"""
 

@@ -35,6 +35,20 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
 
 Band = tuple[int, int, str]
 
+# Defaults for Settings.alert_response_hours: a crisis message within 4 hours, a positive
+# item 9 within a day, a concern or a message the detector could not screen within 3 days.
+ALERT_RESPONSE_HOURS: tuple[tuple[str, float], ...] = (
+    ("crisis", 4),
+    ("item9", 24),
+    ("concern", 72),
+    ("not_screened", 72),
+)
+
+
+def response_hours(settings: Settings) -> dict[str, float]:
+    """``alert_response_hours`` as a mapping, every level present."""
+    return {**dict(ALERT_RESPONSE_HOURS), **dict(settings.alert_response_hours)}
+
 
 @dataclass(frozen=True)
 class ClinicalSettings:
@@ -78,6 +92,10 @@ class Settings:
     future_tolerance_days: int = 1
     # An alert nobody has acknowledged after this many hours counts as overdue.
     alert_overdue_hours: int = 48
+    # Per alert level: hours within which someone must acknowledge a safety alert before
+    # it shows as overdue (Alerts, the patient page, the manager's per-clinician count).
+    # In settings.toml: [alert_response_hours] with any of these keys.
+    alert_response_hours: tuple[tuple[str, float], ...] = ALERT_RESPONSE_HOURS
     clinical: ClinicalSettings = field(default_factory=ClinicalSettings)
     # Risk models: training refuses with fewer positive labels than this in training or test.
     min_positive_labels: int = 30
@@ -103,6 +121,22 @@ def _coerce(cls: type, values: dict[str, Any], source: Path) -> dict[str, Any]:
     return out
 
 
+def _response_hours(value: Any, source: Path) -> tuple[tuple[str, float], ...]:
+    levels = dict(ALERT_RESPONSE_HOURS)
+    if not isinstance(value, dict):
+        raise ValueError(f"{source}: alert_response_hours must be a table of level = hours")
+    for key, hours in value.items():
+        if key not in levels:
+            raise ValueError(
+                f"{source}: unknown alert level {key!r} in alert_response_hours; "
+                f"expected one of {', '.join(levels)}"
+            )
+        if isinstance(hours, bool) or not isinstance(hours, int | float) or hours <= 0:
+            raise ValueError(f"{source}: alert_response_hours.{key} must be a positive number")
+        levels[key] = hours
+    return tuple(levels.items())
+
+
 def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
     """Settings for a data directory, with ``settings.toml`` overrides applied."""
     root = resolve_data_dir(data_dir)
@@ -114,6 +148,8 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
         raw = tomllib.load(fh)
     clinical_raw = raw.pop("clinical", {})
     raw.pop("data_dir", None)  # the location is never taken from inside itself
+    if "alert_response_hours" in raw:
+        raw["alert_response_hours"] = _response_hours(raw["alert_response_hours"], path)
     top = _coerce(Settings, raw, path)
     clinical = replace(settings.clinical, **_coerce(ClinicalSettings, clinical_raw, path))
     return replace(settings, clinical=clinical, **top)

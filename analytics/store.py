@@ -325,7 +325,7 @@ def open_snapshot(
 _WORKSPACE_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS alert_actions (
         id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, patient_id TEXT NOT NULL,
-        action TEXT NOT NULL CHECK (action IN ('acknowledge', 'resolve', 'review')),
+        action TEXT NOT NULL CHECK (action IN ('acknowledge', 'resolve', 'reopen', 'review')),
         note TEXT, actor TEXT NOT NULL, at TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS notes (
         id INTEGER PRIMARY KEY AUTOINCREMENT, patient_id TEXT NOT NULL, author TEXT NOT NULL,
@@ -333,6 +333,27 @@ _WORKSPACE_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS alert_actions_patient ON alert_actions (patient_id)",
     "CREATE INDEX IF NOT EXISTS notes_patient ON notes (patient_id)",
 )
+
+
+def _allow_reopen(con: sqlite3.Connection) -> None:
+    """Workspaces made before re-opening existed refuse the action in a CHECK constraint,
+    which SQLite cannot alter: copy the rows (ids kept, so their order) into the new
+    table, in one transaction; nothing is lost."""
+    row = con.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'alert_actions'"
+    ).fetchone()
+    if row is None or "'reopen'" in row[0]:
+        return
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        con.execute("ALTER TABLE alert_actions RENAME TO alert_actions_before_reopen")
+        con.execute(_WORKSPACE_SCHEMA[0])
+        con.execute("INSERT INTO alert_actions SELECT * FROM alert_actions_before_reopen")
+        con.execute("DROP TABLE alert_actions_before_reopen")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def open_workspace(data_dir: DataDir, *, check_same_thread: bool = True) -> sqlite3.Connection:
@@ -348,6 +369,7 @@ def open_workspace(data_dir: DataDir, *, check_same_thread: bool = True) -> sqli
     )
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA foreign_keys=ON")
+    _allow_reopen(con)
     with con:
         for ddl in _WORKSPACE_SCHEMA:
             con.execute(ddl)

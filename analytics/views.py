@@ -13,10 +13,11 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 
-from analytics.access import AccessDenied, Actor, Context, Role, require_own_patient, require_role
+from analytics import alerts as safety_alerts
+from analytics.access import Actor, Context, Role, require_own_patient, require_role
 from analytics.store import cursor
 
-ALERT_ACTIONS = ("acknowledge", "resolve")
+ALERT_ACTIONS = safety_alerts.ACTIONS
 
 
 def _frame(
@@ -46,7 +47,8 @@ def _has_table(ctx: Context, name: str) -> bool:
 
 
 def _reviewed_alerts(ctx: Context, patient_ids: list[str]) -> dict[str, str]:
-    """Latest workspace action per alert id for these patients (live, not as of refresh)."""
+    """Alerts of these patients someone has acknowledged or resolved, with the latest
+    action (live, not as of refresh). A re-opened alert is not handled."""
     if not patient_ids:
         return {}
     marks = ", ".join("?" * len(patient_ids))
@@ -56,7 +58,7 @@ def _reviewed_alerts(ctx: Context, patient_ids: list[str]) -> dict[str, str]:
               AND id = (SELECT max(id) FROM alert_actions b WHERE b.alert_id = a.alert_id)""",
         patient_ids,
     ).fetchall()
-    return dict(rows)
+    return {alert_id: action for alert_id, action in rows if action != "reopen"}
 
 
 # --- therapist -------------------------------------------------------------------------
@@ -99,7 +101,7 @@ def caseload(ctx: Context, actor: Actor, *, search: str | None = None) -> pl.Dat
     open_flags = (
         flags.filter(
             ~pl.col("message_id").map_elements(
-                lambda m: f"msg:{m}" in handled, return_dtype=pl.Boolean
+                lambda m: safety_alerts.message_alert_id(m) in handled, return_dtype=pl.Boolean
             )
         )
         if flags.height
@@ -194,7 +196,9 @@ class PatientView:
 
     patient_id: str
     summary: dict[str, object]
-    assessments: pl.DataFrame  # completed_at, instrument, total, band, item_9
+    # completed_at, instrument, total (prorated, or null: incomplete), band, item_9 (null:
+    # not answered), items_answered, complete
+    assessments: pl.DataFrame
     daily: (
         pl.DataFrame
     )  # date, mood, anxiety, sleep_minutes, steps, resting_hr, hrv_rmssd_ms, messages, sentiment
@@ -211,10 +215,16 @@ def patient(ctx: Context, actor: Actor, patient_id: str) -> PatientView:
     summary = _frame(
         ctx, "SELECT * FROM patient_summary WHERE patient_id = ?", [patient_id]
     ).to_dicts()[0]
+    # A snapshot built before partial questionnaires were stored holds complete ones only.
+    completeness = (
+        "items_answered, complete"
+        if safety_alerts.has_completeness(ctx)
+        else "CASE instrument WHEN 'PHQ-9' THEN 9 ELSE 7 END AS items_answered, TRUE AS complete"
+    )
     assessments = _frame(
         ctx,
-        """SELECT completed_at, instrument, total, band, item_9 FROM assessments_scored
-           WHERE patient_id = ? ORDER BY completed_at""",
+        f"""SELECT completed_at, instrument, total, band, item_9, {completeness}
+           FROM assessments_scored WHERE patient_id = ? ORDER BY completed_at""",
         [patient_id],
     )
     daily = _frame(
@@ -234,7 +244,10 @@ def patient(ctx: Context, actor: Actor, patient_id: str) -> PatientView:
     flagged = (
         flagged.with_columns(
             pl.col("message_id")
-            .map_elements(lambda m: handled.get(f"msg:{m}", "open"), return_dtype=pl.String)
+            .map_elements(
+                lambda m: handled.get(safety_alerts.message_alert_id(m), "open"),
+                return_dtype=pl.String,
+            )
             .alias("status")
         )
         if flagged.height
@@ -373,74 +386,26 @@ def add_note(ctx: Context, actor: Actor, patient_id: str, body: str) -> None:
     ctx.record(actor, "add_note", target="note", patient_id=patient_id)
 
 
-def alerts(ctx: Context, actor: Actor, *, include_resolved: bool = False) -> pl.DataFrame:
-    """Open safety alerts for the therapist's active patients (resolved ones on request).
-
-    Columns: alert_id, patient_id, display_name, kind ('crisis message', 'concern
-    message', 'item 9'), raised_at, detail, status ('open', 'acknowledge', 'resolve').
-    """
-    require_role(ctx, actor, Role.THERAPIST, action="view_alerts")
-    frame = _frame(
-        ctx,
-        """SELECT 'msg:' || f.message_id AS alert_id, f.patient_id, s.display_name,
-                  f.crisis_level || ' message' AS kind, f.sent_at AS raised_at,
-                  'matched "' || f.crisis_matched || '"' AS detail
-           FROM flagged_messages f JOIN patient_summary s USING (patient_id)
-           WHERE s.clinician_id = $c AND s.active
-           UNION ALL
-           SELECT 'item9:' || s.patient_id || ':' || CAST(s.item9_last_positive_at AS DATE),
-                  s.patient_id, s.display_name, 'item 9', s.item9_last_positive_at,
-                  'PHQ-9 item 9 answered ' || s.item9_last_positive_value
-           FROM patient_summary s
-           WHERE s.clinician_id = $c AND s.active AND s.item9_flag_current
-           ORDER BY raised_at DESC""",
-        {"c": actor.clinician_id},
+def alerts(
+    ctx: Context,
+    actor: Actor,
+    *,
+    include_resolved: bool = False,
+    levels: tuple[str, ...] | list[str] | None = None,
+    patient_id: str | None = None,
+) -> pl.DataFrame:
+    """Safety alerts for the therapist's active patients, most urgent first; open ones
+    stay however old (resolved ones on request). See :func:`analytics.alerts.list_alerts`
+    for the columns."""
+    return safety_alerts.list_alerts(
+        ctx, actor, include_resolved=include_resolved, levels=levels, patient_id=patient_id
     )
-    handled = _reviewed_alerts(ctx, frame["patient_id"].unique().to_list())
-    frame = (
-        frame.with_columns(
-            pl.col("alert_id")
-            .map_elements(lambda a: handled.get(a, "open"), return_dtype=pl.String)
-            .alias("status")
-        )
-        if frame.height
-        else frame.with_columns(pl.lit(None, pl.String).alias("status"))
-    )
-    if not include_resolved:
-        frame = frame.filter(pl.col("status") != "resolve")
-    return frame
 
 
-def act_on_alert(ctx: Context, actor: Actor, alert_id: str, action: str, note: str) -> None:
-    """Acknowledge or resolve an alert, with a note. Nothing is ever cleared automatically."""
-    if action not in ALERT_ACTIONS:
-        raise ValueError(f"action must be one of {', '.join(ALERT_ACTIONS)}, not {action!r}")
-    require_role(ctx, actor, Role.THERAPIST, action=f"{action}_alert")
-    open_ids = set(alerts(ctx, actor, include_resolved=True)["alert_id"].to_list())
-    if alert_id not in open_ids:
-        ctx.record(
-            actor, f"{action}_alert", target="alert", outcome="denied", detail="not your alert"
-        )
-        raise AccessDenied("this alert is not for one of your active patients")
-    patient_id = _frame(
-        ctx,
-        """SELECT patient_id FROM flagged_messages WHERE 'msg:' || message_id = $a
-           UNION SELECT patient_id FROM patient_summary
-           WHERE $a LIKE 'item9:' || patient_id || ':%'""",
-        {"a": alert_id},
-    )["patient_id"][0]
-    ctx.workspace.execute(
-        "INSERT INTO alert_actions (alert_id, patient_id, action, note, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            alert_id,
-            patient_id,
-            action,
-            note.strip() or None,
-            actor.user,
-            datetime.now(UTC).isoformat(timespec="seconds"),
-        ],
-    )
-    ctx.record(actor, f"{action}_alert", target="alert", patient_id=patient_id)
+def act_on_alert(ctx: Context, actor: Actor, alert_id: str, action: str, note: str) -> str:
+    """Acknowledge, resolve (a note is required) or re-open an alert. Nothing is ever
+    cleared automatically. Returns the alert's new status."""
+    return safety_alerts.act(ctx, actor, alert_id, action, note)
 
 
 # --- manager ---------------------------------------------------------------------------
@@ -457,6 +422,8 @@ class ClinicOverview:
       engaged_7d, reliable_improvement_rate, recovery_rate, suppressed.
     - ``weekly``: week, active_patients, engaged_rate, mean_phq9 (last 26 weeks).
     - ``retention``: week_since_enrolment, enrolled, engaged_rate.
+    - ``alerts_by_clinician``: open and overdue safety alerts per pseudonymous clinician
+      (overdue: unacknowledged past ``alert_response_hours`` for the alert's level).
     """
 
     as_of: date
@@ -467,6 +434,8 @@ class ClinicOverview:
     weekly: pl.DataFrame
     retention: pl.DataFrame
     suppressed_note: str
+    # site_id, clinician (pseudonymous), open_alerts, overdue_alerts: counts only.
+    alerts_by_clinician: pl.DataFrame | None = None
 
 
 def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
@@ -501,6 +470,10 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
         pl.col("clinician_id").map_elements(ctx.clinician_pseudonym, return_dtype=pl.String)
     ).sort(["site_id", "clinician_id"])
     totals = _clinic_totals(ctx, per_clinician, sites, n)
+    # Every kind of safety alert, each against its level's response time.
+    alert_load = safety_alerts.overdue_by_clinician(ctx, actor)
+    totals["open_alerts"] = int(alert_load["open_alerts"].sum())
+    totals["overdue_alerts"] = int(alert_load["overdue_alerts"].sum())
     weekly = _frame(
         ctx,
         f"""WITH weeks AS (
@@ -579,6 +552,7 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
         weekly=weekly,
         retention=retention,
         suppressed_note=f"Groups with fewer than {n} patients are not shown.",
+        alerts_by_clinician=alert_load,
     )
 
 
@@ -598,32 +572,25 @@ def _clinic_totals(
     marks = ", ".join("?" * len(sites)) or "NULL"
     raised = _frame(
         ctx,
-        f"""SELECT 'msg:' || f.message_id AS alert_id, f.sent_at AS raised_at
+        f"""SELECT '{safety_alerts.MESSAGE_PREFIX}' || f.message_id AS alert_id, f.sent_at AS raised_at
             FROM flagged_messages f JOIN patient_summary s USING (patient_id)
             WHERE s.active AND s.site_id IN ({marks})""",
         sites,
     )
     actions = ctx.workspace.execute(
-        "SELECT alert_id, action, min(at) FROM alert_actions WHERE alert_id LIKE 'msg:%' GROUP BY alert_id, action"
+        "SELECT alert_id, action, min(at) FROM alert_actions WHERE alert_id LIKE ? || '%' "
+        "GROUP BY alert_id, action",
+        [safety_alerts.MESSAGE_PREFIX],
     ).fetchall()
     first: dict[str, dict[str, str]] = {}
     for alert_id, action, at in actions:
         first.setdefault(alert_id, {})[action] = at
-    now = datetime.now(UTC)
     hours: list[float] = []
-    open_alerts = overdue = 0
     for alert_id, raised_at in raised.iter_rows():
         acts = first.get(alert_id, {})
         handled = min(acts.values()) if acts else None
         if handled:
             hours.append((datetime.fromisoformat(handled) - raised_at).total_seconds() / 3600)
-        if "resolve" not in acts:
-            open_alerts += 1
-            if (
-                not handled
-                and (now - raised_at).total_seconds() > ctx.settings.alert_overdue_hours * 3600
-            ):
-                overdue += 1
     hours.sort()
     median = (
         None
@@ -638,8 +605,6 @@ def _clinic_totals(
         "reliable_improvement_rate": rate("improved", "improved_known"),
         "recovery_rate": rate("recovered", "recovery_known"),
         "wearable_coverage_rate": rate("with_wearable", "active_patients"),
-        "open_alerts": open_alerts,
-        "overdue_alerts": overdue,
         "median_hours_to_acknowledge": median,
     }
 

@@ -65,7 +65,11 @@ def render() -> None:
         pl.col("days_since_checkin").alias("Days since check-in"),
         tier_label("relapse").alias("Relapse risk"),
         tier_label("engagement").alias("Engagement risk"),
-        pl.coalesce("relapse_top_reason", "engagement_top_reason", "safety_reasons").alias("Why"),
+        # A safety-flagged row says why it is flagged, before any model's reason.
+        pl.when(pl.col("safety_level") > 0)
+        .then(pl.col("safety_reasons"))
+        .otherwise(pl.coalesce("relapse_top_reason", "engagement_top_reason"))
+        .alias("Why"),
         pl.col("patient_id"),
     )
     event = st.dataframe(

@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import views
+from analytics.settings import response_hours
 from dashboard import charts
 
 
@@ -29,12 +30,31 @@ def render() -> None:
     c[3].metric("Recovery", _pct(t["recovery_rate"]))
     c = st.columns(4)
     c[0].metric("Open alerts", t["open_alerts"])
-    c[1].metric("Overdue (not acknowledged in 48 h)", t["overdue_alerts"])
+    hours = response_hours(ctx.settings)
+    c[1].metric(
+        "Overdue alerts",
+        t["overdue_alerts"],
+        help="Not acknowledged within the response time for their level: "
+        + ", ".join(f"{level.replace('_', ' ')} {h:g} h" for level, h in hours.items()),
+    )
     median = t["median_hours_to_acknowledge"]
     c[2].metric(
         "Median time to acknowledge", "too few to show" if median is None else f"{median:.1f} h"
     )
     c[3].metric("Wearable coverage (14 days)", _pct(t["wearable_coverage_rate"]))
+    if o.alerts_by_clinician is not None and o.alerts_by_clinician.height:
+        st.subheader("Safety alerts by clinician")
+        st.dataframe(
+            o.alerts_by_clinician.rename(
+                {
+                    "site_id": "Site",
+                    "clinician": "Clinician",
+                    "open_alerts": "Open",
+                    "overdue_alerts": "Overdue",
+                }
+            ),
+            hide_index=True,
+        )
     st.subheader("Weekly trends")
     if o.weekly.is_empty():
         st.info("No weeks to show yet.")

@@ -7,8 +7,11 @@ import streamlit as st
 
 from analytics import views
 from analytics.access import AccessDenied
+from analytics.alerts import MESSAGE_PREFIX
+from analytics.clinical import item9_state
 from dashboard import charts
 from dashboard.format import ARROWS
+from dashboard.screens.alerts import alert_card
 
 
 def render() -> None:
@@ -57,7 +60,16 @@ def render() -> None:
 def _safety_panel(ctx, actor, view) -> None:
     with st.container(border=True):
         st.subheader("Safety")
-        item9 = view.assessments.filter((pl.col("instrument") == "PHQ-9") & (pl.col("item_9") > 0))
+        phq = view.assessments.filter(pl.col("instrument") == "PHQ-9")
+        if phq.height:
+            last = phq.row(-1, named=True)
+            # A blank item 9 is its own state: never shown as 0, never as "safe".
+            st.markdown(
+                f"Latest PHQ-9 ({last['completed_at']:%Y-%m-%d}): item 9 "
+                f"**{item9_state(last['item_9'])}**"
+                + ("" if last["complete"] else " · questionnaire partly answered")
+            )
+        item9 = phq.filter(pl.col("item_9") > 0)
         if item9.height:
             message = (
                 f"PHQ-9 item 9 (thoughts of being better off dead or of self-harm) answered above 0 "
@@ -73,33 +85,25 @@ def _safety_panel(ctx, actor, view) -> None:
             st.write(
                 'No PHQ-9 item 9 answer above 0 on record. (A 0 on item 9 never means "safe".)'
             )
-        if view.flagged_messages.height == 0:
-            st.write("No flagged messages.")
-        for row in view.flagged_messages.iter_rows(named=True):
-            level = "CRISIS" if row["crisis_level"] == "crisis" else "concern"
-            status = {
-                "open": "not yet reviewed",
-                "acknowledge": "acknowledged",
-                "resolve": "resolved",
-            }[row["status"]]
-            st.markdown(f"**{level}** · {row['sent_at']:%Y-%m-%d %H:%M} · {status}")
-            st.text(f"matched: {row['crisis_matched']}")
-            st.text(row["text"])  # plain text: never rendered as markdown or HTML
-            if row["status"] != "resolve":
-                with st.form(f"review_{row['message_id']}"):
-                    note = st.text_input("Review note", key=f"note_{row['message_id']}")
-                    c1, c2 = st.columns(2)
-                    ack = c1.form_submit_button("Acknowledge")
-                    res = c2.form_submit_button("Resolve")
-                if ack or res:
-                    views.act_on_alert(
-                        ctx,
-                        actor,
-                        f"msg:{row['message_id']}",
-                        "resolve" if res else "acknowledge",
-                        note,
-                    )
-                    st.rerun()
+        rows = views.alerts(ctx, actor, include_resolved=True, patient_id=view.patient_id)
+        if rows.is_empty():
+            st.write("No safety alerts.")
+            return
+        texts = dict(
+            zip(view.flagged_messages["message_id"], view.flagged_messages["text"], strict=True)
+        )
+        st.markdown("**Safety alerts** (most urgent first; resolved ones last)")
+        for row in rows.iter_rows(named=True):
+            message_id = row["alert_id"].removeprefix(MESSAGE_PREFIX)
+            if not (row["alert_id"].startswith(MESSAGE_PREFIX) and message_id in texts):
+                alert_card(ctx, actor, row, key="patient", show_patient=False)
+                continue
+            # The message goes in one box with its alert, so it is never read as the
+            # next alert's (seen in the screenshots when it followed the card loose).
+            with st.container(border=True):
+                alert_card(ctx, actor, row, key="patient", show_patient=False)
+                st.caption(f"Message, {row['raised_at']:%Y-%m-%d %H:%M %Z}:")
+                st.text(texts[message_id])  # plain text: never rendered as markdown or HTML
 
 
 def _scores(s) -> None:
@@ -151,10 +155,22 @@ def _risk_cards(ctx, actor, view) -> None:
 def _timelines(ctx, view) -> None:
     clinical = ctx.settings.clinical
     st.subheader("Questionnaires")
+    # Incomplete questionnaires (too many blank items to prorate) have no total to plot;
+    # they are named here so a gap in the line is never read as "not asked".
+    incomplete = view.assessments.filter(pl.col("total").is_null())
+    if incomplete.height:
+        st.caption(
+            "Incomplete (too many blank items to score; item 9 still read): "
+            + ", ".join(
+                f"{r['instrument']} {r['completed_at']:%Y-%m-%d}"
+                for r in incomplete.iter_rows(named=True)
+            )
+        )
+    scored = view.assessments.filter(pl.col("total").is_not_null())
     c1, c2 = st.columns(2)
     c1.plotly_chart(
         charts.score_timeline(
-            view.assessments,
+            scored,
             instrument="PHQ-9",
             bands=clinical.phq9_bands,
             reliable_change=clinical.phq9_reliable_change,
@@ -163,7 +179,7 @@ def _timelines(ctx, view) -> None:
     )
     c2.plotly_chart(
         charts.score_timeline(
-            view.assessments,
+            scored,
             instrument="GAD-7",
             bands=clinical.gad7_bands,
             reliable_change=clinical.gad7_reliable_change,

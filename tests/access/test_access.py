@@ -218,7 +218,7 @@ def test_alert_acknowledge_and_resolve_only_own(clinic):
     with pytest.raises(AccessDenied):
         act_on_alert(clinic, c2, target, "acknowledge", "not mine")
     act_on_alert(clinic, c1, target, "acknowledge", "called the patient")
-    assert alerts(clinic, c1).filter(pl.col("alert_id") == target)["status"][0] == "acknowledge"
+    assert alerts(clinic, c1).filter(pl.col("alert_id") == target)["status"][0] == "acknowledged"
     act_on_alert(clinic, c1, target, "resolve", "safety plan reviewed")
     assert target not in alerts(clinic, c1)["alert_id"].to_list()
     assert target in alerts(clinic, c1, include_resolved=True)["alert_id"].to_list()

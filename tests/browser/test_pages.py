@@ -4,6 +4,8 @@ to tests/artifacts/screenshots/ for people to look at."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -66,7 +68,8 @@ def page(browser, demo_server):
 
 
 def test_therapist_pages_open_patient_and_acknowledge(page, screenshots):
-    assert page.get_by_text("Demo mode").count() >= 1
+    # On a loaded machine the first script run can outlast settle(): wait for the banner.
+    page.get_by_text("Demo mode").first.wait_for(timeout=60_000)
     view_as(page, "")  # the first identity listed is a therapist
     assert page.get_by_role("heading", name="My caseload").count() == 1
     assert_clean(page)
@@ -84,11 +87,47 @@ def test_therapist_pages_open_patient_and_acknowledge(page, screenshots):
     go(page, "Alerts")
     assert_clean(page)
     shoot(page, screenshots, "therapist-alerts")
-    before = page.get_by_text("acknowledged ·").count()
-    page.get_by_role("button", name="Acknowledge").first.click()
+    # Alerts are compact rows that expand; the most urgent is first.
+    first = page.locator('[data-testid="stExpander"]').first
+    # The summary's text starts with the icon's ligature name; the label is the last line.
+    label = first.locator("summary").inner_text().strip().splitlines()[-1]
+    identity = " · ".join(label.split(" · ")[:3])  # level, patient, kind: not the status
+    first.locator("summary").click()
     settle(page)
-    assert page.get_by_text("acknowledged ·").count() == before + 1
+    first.get_by_role("button", name="Resolve").click()
+    settle(page)
+    assert page.get_by_text("Resolving an alert needs a note").count() == 1
+    first.locator("input[type=text]").fill("Rang the patient; safety plan reviewed")
+    first.get_by_role("button", name="Acknowledge").click()
+    settle(page)
     assert_clean(page)
+
+    # After a reload (a new session) the action is still there with who, when and the note.
+    page.reload()
+    settle(page)
+    view_as(page, "")
+    go(page, "Alerts")
+    card = page.locator('[data-testid="stExpander"]').filter(has_text=identity).first
+    assert "acknowledged" in card.locator("summary").inner_text()
+    card.locator("summary").click()
+    settle(page)
+    history = card.inner_text()
+    assert "Rang the patient; safety plan reviewed" in history
+    assert "Acknowledged by " in history
+    assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} [A-Z]{2,5} · Acknowledged by", history)
+    assert_clean(page)
+    shoot(page, screenshots, "therapist-alerts-history")
+
+    # The patient's safety panel shows the same alert with its history, and can act on it.
+    card.get_by_role("button", name="Open patient").click()
+    settle(page)
+    panel = page.locator('[data-testid="stExpander"]').filter(has_text="acknowledged").first
+    panel.locator("summary").click()
+    settle(page)
+    assert "Rang the patient; safety plan reviewed" in panel.inner_text()
+    assert panel.get_by_role("button", name="Resolve").count() == 1
+    assert_clean(page)
+    shoot(page, screenshots, "therapist-patient-safety")
 
 
 @pytest.mark.parametrize(

@@ -217,7 +217,6 @@ def test_extra_columns_are_ignored() -> None:
     [
         (frame([("p", "PHQ-9", day(0), 5, 0)]).drop("item_9"), r"missing column\(s\) \['item_9'\]"),
         (frame([("p", "PHQ-8", day(0), 5, 0)]), r"unknown instrument \['PHQ-8'\]"),
-        (frame([("p", "PHQ-9", day(0), None, 0)]), "no total"),
         (frame([("p", "PHQ-9", day(0), 28, 0)]), "total out of range"),
         (frame([("p", "GAD-7", day(0), 22, None)]), "total out of range"),
         (frame([("p", "GAD-7", day(0), -1, None)]), "total out of range"),
@@ -362,3 +361,21 @@ def test_frame_matches_scalar_functions(
     assert out["patient_id"].to_list() == patients
     for got in out.to_dicts():
         assert got == expected_row(got["patient_id"], rows, cfg)
+
+
+def test_incomplete_questionnaire_counts_for_item9_not_for_totals() -> None:
+    # An incomplete PHQ-9 (no total: too many blanks to prorate) is the latest, with
+    # item 9 = 3: the flag is raised; baseline and latest totals come from scored ones.
+    df = frame(
+        [
+            ("p", "PHQ-9", day(0), 12, 0),
+            ("p", "PHQ-9", day(10), 20, 0),
+            ("p", "PHQ-9", day(20), None, 3),
+        ]
+    )
+    out = patient_outcomes(df, settings=ClinicalSettings()).row(0, named=True)
+    assert out["phq9_n_assessments"] == 2
+    assert (out["phq9_baseline_total"], out["phq9_latest_total"]) == (12, 20)
+    assert out["phq9_latest_at"] == day(10)
+    assert out["item9_latest_value"] == 3
+    assert out["item9_last_positive_value"] == 3 and out["item9_last_positive_at"] == day(20)

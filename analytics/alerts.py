@@ -1,0 +1,359 @@
+"""Safety alerts: what they are, how urgent, who did what, and what is overdue.
+
+An alert is raised by a patient message the crisis-language detector flagged (crisis or
+concern) or could not read ("not screened"), or by a PHQ-9 item-9 answer above 0. It
+stays open until a person resolves it with a note, however old it is: the item-9
+look-back window only decides what counts as a *current* flag on the caseload. Every
+action (acknowledge, resolve, re-open) is kept in the workspace with its note; the audit
+trail records the action without the note text.
+
+The alert id is made here and only here (:func:`message_alert_id`,
+:func:`item9_alert_id`); the SQL below builds the same strings from the same prefixes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from analytics.access import AccessDenied, Actor, Context, Role, require_role
+from analytics.settings import response_hours
+from analytics.store import cursor
+
+__all__ = [
+    "ACTIONS",
+    "LEVELS",
+    "STATUSES",
+    "AlertLevel",
+    "act",
+    "alert_history",
+    "has_completeness",
+    "item9_alert_id",
+    "list_alerts",
+    "message_alert_id",
+    "overdue_by_clinician",
+]
+
+MESSAGE_PREFIX = "msg:"
+ITEM9_PREFIX = "item9:"
+
+
+def message_alert_id(message_id: str) -> str:
+    """The alert id of a flagged (or unscreened) patient message."""
+    return f"{MESSAGE_PREFIX}{message_id}"
+
+
+def item9_alert_id(patient_id: str, day: object) -> str:
+    """The alert id of a patient's positive item-9 answer(s) on one clinic day
+    (``day`` a date or YYYY-MM-DD): one alert per day, as it always was."""
+    return f"{ITEM9_PREFIX}{patient_id}:{str(day)[:10]}"
+
+
+@dataclass(frozen=True)
+class AlertLevel:
+    """One urgency level: its rank (0 most urgent), word, icon and response setting."""
+
+    key: str
+    rank: int
+    word: str
+    icon: str
+    response_key: str
+
+
+# Urgency order. Icons always come with the word: never colour or symbol alone.
+LEVELS: tuple[AlertLevel, ...] = (
+    AlertLevel("crisis", 0, "Crisis", "🚨", "crisis"),
+    AlertLevel("item9_high", 1, "Item 9 answered 2-3", "🔴", "item9"),
+    AlertLevel("item9", 2, "Item 9 answered 1", "🟠", "item9"),
+    AlertLevel("concern", 3, "Concern", "⚠️", "concern"),
+    AlertLevel("not_screened", 4, "Message not screened", "❔", "not_screened"),
+)
+_LEVEL = {lv.key: lv for lv in LEVELS}
+
+ACTIONS = ("acknowledge", "resolve", "reopen")
+STATUSES = ("open", "acknowledged", "resolved")
+# The last action decides the status; 'review' is the older pipeline word for a look.
+_STATUS_AFTER = {
+    "acknowledge": "acknowledged",
+    "review": "acknowledged",
+    "resolve": "resolved",
+    "reopen": "open",
+}
+_ACTION_WORD = {
+    "acknowledge": "Acknowledged",
+    "review": "Reviewed",
+    "resolve": "Resolved",
+    "reopen": "Re-opened",
+}
+
+_SCHEMA = {
+    "alert_id": pl.String,
+    "patient_id": pl.String,
+    "display_name": pl.String,
+    "clinician_id": pl.String,
+    "kind": pl.String,
+    "level": pl.String,
+    "level_rank": pl.Int8,
+    "level_label": pl.String,
+    "raised_at": pl.Datetime("us", "UTC"),
+    "detail": pl.String,
+    "status": pl.String,
+    "age_days": pl.Int64,
+    "age_text": pl.String,
+    "due_by": pl.Datetime("us", "UTC"),
+    "overdue": pl.Boolean,
+    "history": pl.List(
+        pl.Struct({"at": pl.String, "actor": pl.String, "action": pl.String, "note": pl.String})
+    ),
+}
+
+# Every alert of the given patients' scope, from the snapshot. Message alerts carry the
+# level the detector gave; item-9 alerts one per patient-day with the day's highest answer.
+_SOURCE_SQL = f"""
+    SELECT '{MESSAGE_PREFIX}' || f.message_id AS alert_id, f.patient_id, s.display_name,
+           s.clinician_id, s.site_id,
+           CASE f.crisis_level WHEN 'crisis' THEN 'crisis message'
+                WHEN 'concern' THEN 'concern message' ELSE 'message not screened' END AS kind,
+           CASE f.crisis_level WHEN 'crisis' THEN 'crisis' WHEN 'concern' THEN 'concern'
+                ELSE 'not_screened' END AS level,
+           f.sent_at AS raised_at,
+           CASE WHEN f.crisis_level = 'unchecked'
+                THEN 'the crisis-language detector could not read this message'
+                ELSE 'matched "' || coalesce(f.crisis_matched, '') || '"' END AS detail
+    FROM flagged_messages f JOIN patient_summary s USING (patient_id)
+    WHERE s.active AND {{scope}}
+    UNION ALL
+    SELECT '{ITEM9_PREFIX}' || a.patient_id || ':' || CAST(a.completed_on AS VARCHAR),
+           a.patient_id, any_value(s.display_name), any_value(s.clinician_id),
+           any_value(s.site_id), 'item 9',
+           CASE WHEN max(a.item_9) >= 2 THEN 'item9_high' ELSE 'item9' END,
+           min(a.completed_at),
+           'PHQ-9 item 9 answered ' || max(a.item_9)
+               || CASE WHEN bool_and({{complete}}) THEN '' ELSE ' (questionnaire partly answered)' END
+    FROM assessments_scored a JOIN patient_summary s USING (patient_id)
+    WHERE a.instrument = 'PHQ-9' AND a.item_9 > 0 AND s.active AND {{scope}}
+    GROUP BY a.patient_id, a.completed_on"""
+
+
+def has_completeness(ctx: Context) -> bool:
+    """Whether the snapshot in service records questionnaire completeness (one built
+    before partial questionnaires were stored does not, until the next refresh)."""
+    row = ctx.snapshot.execute(
+        """SELECT count(*) FROM duckdb_columns()
+           WHERE table_name = 'assessments_scored' AND column_name = 'complete'"""
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _sources(ctx: Context, scope: str, params: list[object]) -> pl.DataFrame:
+    cur = cursor(ctx.snapshot, settings=ctx.settings)  # connections are not thread-safe
+    try:
+        complete = "a.complete" if has_completeness(ctx) else "TRUE"
+        sql = _SOURCE_SQL.format(scope=scope, complete=complete)
+        # The scope appears twice, once per source.
+        return cur.sql(sql, params=params + params).pl()
+    finally:
+        cur.close()
+
+
+def _actions(ctx: Context, alert_ids: list[str]) -> dict[str, list[tuple[int, str, str, str, str]]]:
+    """Workspace actions per alert id, oldest first: (id, at, actor, action, note)."""
+    out: dict[str, list[tuple[int, str, str, str, str]]] = {}
+    if not alert_ids:
+        return out
+    # Chunked: SQLite caps the number of parameters in one statement.
+    for start in range(0, len(alert_ids), 500):
+        chunk = alert_ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = ctx.workspace.execute(
+            f"""SELECT alert_id, id, at, actor, action, note FROM alert_actions
+                WHERE alert_id IN ({marks}) ORDER BY id""",
+            chunk,
+        ).fetchall()
+        for alert_id, *rest in rows:
+            out.setdefault(alert_id, []).append(tuple(rest))  # type: ignore[arg-type]
+    return out
+
+
+def _local(at: str, zone: ZoneInfo) -> str:
+    """A stored UTC instant as the clinic sees it, with the zone's label."""
+    moment = datetime.fromisoformat(at)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _age_text(days: int) -> str:
+    if days <= 0:
+        return "open today"
+    return f"open {days} day{'s' if days != 1 else ''}"
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _assemble(ctx: Context, raw: pl.DataFrame, now: datetime) -> pl.DataFrame:
+    acts = _actions(ctx, raw["alert_id"].to_list()) if raw.height else {}
+    hours = response_hours(ctx.settings)
+    zone = ZoneInfo(ctx.settings.clinic_timezone)
+    rows = []
+    for r in raw.iter_rows(named=True):
+        level = _LEVEL[r["level"]]
+        history = acts.get(r["alert_id"], [])
+        status = _STATUS_AFTER[history[-1][3]] if history else "open"
+        raised = _as_utc(r["raised_at"])
+        # The response clock starts when the alert was raised, or again when re-opened.
+        reopened = [h[1] for h in history if h[3] == "reopen"]
+        start = max([raised, *(_as_utc(datetime.fromisoformat(t)) for t in reopened)])
+        due = start + timedelta(hours=float(hours[level.response_key]))
+        days = max(0, (now - raised).days)
+        rows.append(
+            {
+                "alert_id": r["alert_id"],
+                "patient_id": r["patient_id"],
+                "display_name": r["display_name"],
+                "clinician_id": r["clinician_id"],
+                "kind": r["kind"],
+                "level": level.key,
+                "level_rank": level.rank,
+                "level_label": f"{level.icon} {level.word}",
+                "raised_at": raised,
+                "detail": r["detail"],
+                "status": status,
+                "age_days": days,
+                "age_text": _age_text(days) if status != "resolved" else f"raised {days} days ago",
+                "due_by": due,
+                "overdue": status == "open" and now > due,
+                "history": [
+                    {
+                        "at": _local(at, zone),
+                        "actor": actor,
+                        "action": _ACTION_WORD.get(action, action),
+                        "note": note,
+                    }
+                    for _id, at, actor, action, note in history
+                ],
+            }
+        )
+    frame = pl.DataFrame(rows, schema=_SCHEMA, orient="row")
+    # Unresolved first; then urgency; then the oldest first (it has waited longest).
+    return frame.sort(
+        [pl.col("status") == "resolved", "level_rank", "raised_at", "alert_id"]
+    ).with_columns(pl.col("raised_at").dt.convert_time_zone(ctx.settings.clinic_timezone))
+
+
+def list_alerts(
+    ctx: Context,
+    actor: Actor,
+    *,
+    include_resolved: bool = False,
+    levels: tuple[str, ...] | list[str] | None = None,
+    patient_id: str | None = None,
+    now: datetime | None = None,
+) -> pl.DataFrame:
+    """The therapist's alerts for their active patients, most urgent first.
+
+    Open and acknowledged alerts always (however old); resolved ones with
+    ``include_resolved``. Filters: ``levels`` (keys of :data:`LEVELS`) and ``patient_id``.
+    Columns: alert_id, patient_id, display_name, clinician_id, kind, level, level_rank,
+    level_label (icon and word), raised_at (clinic time), detail, status ('open',
+    'acknowledged', 'resolved'), age_days, age_text ("open 12 days"), due_by, overdue
+    (unacknowledged past ``alert_response_hours`` for its level), history (at in the
+    clinic's zone with its label, actor, action, note; oldest first).
+    """
+    require_role(ctx, actor, Role.THERAPIST, action="view_alerts")
+    if levels is not None:
+        unknown = sorted(set(levels) - set(_LEVEL))
+        if unknown:
+            raise ValueError(f"unknown alert level(s) {unknown}; expected {', '.join(_LEVEL)}")
+    raw = _sources(ctx, "s.clinician_id = ?", [actor.clinician_id])
+    frame = _assemble(ctx, raw, _as_utc(now or datetime.now(UTC)))
+    if not include_resolved:
+        frame = frame.filter(pl.col("status") != "resolved")
+    if levels is not None:
+        frame = frame.filter(pl.col("level").is_in(list(levels)))
+    if patient_id:
+        frame = frame.filter(pl.col("patient_id") == patient_id)
+    return frame
+
+
+def alert_history(ctx: Context, actor: Actor, alert_id: str) -> list[dict[str, str]]:
+    """One of the therapist's alerts' actions, oldest first (see :func:`list_alerts`)."""
+    rows = list_alerts(ctx, actor, include_resolved=True).filter(pl.col("alert_id") == alert_id)
+    if rows.is_empty():
+        raise AccessDenied("this alert is not for one of your active patients")
+    return rows["history"][0].to_list()
+
+
+def act(ctx: Context, actor: Actor, alert_id: str, action: str, note: str = "") -> str:
+    """Acknowledge, resolve or re-open one of the therapist's alerts; returns its new
+    status. Resolving needs a note (what was done); acknowledging keeps the alert open.
+    The note stays in the workspace; the audit trail gets the action only."""
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
+    require_role(ctx, actor, Role.THERAPIST, action=f"{action}_alert")
+    rows = list_alerts(ctx, actor, include_resolved=True).filter(pl.col("alert_id") == alert_id)
+    if rows.is_empty():
+        ctx.record(
+            actor, f"{action}_alert", target="alert", outcome="denied", detail="not your alert"
+        )
+        raise AccessDenied("this alert is not for one of your active patients")
+    text = (note or "").strip()
+    status = rows["status"][0]
+    if action == "resolve" and not text:
+        raise ValueError("Resolving an alert needs a note: say what was done.")
+    if action == "reopen" and status != "resolved":
+        raise ValueError("Only a resolved alert can be re-opened.")
+    if action in ("acknowledge", "resolve") and status == "resolved":
+        raise ValueError("This alert is resolved; re-open it first.")
+    patient_id = rows["patient_id"][0]
+    with ctx.workspace:
+        ctx.workspace.execute(
+            "INSERT INTO alert_actions (alert_id, patient_id, action, note, actor, at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                alert_id,
+                patient_id,
+                action,
+                text or None,
+                actor.user,
+                datetime.now(UTC).isoformat(timespec="seconds"),
+            ],
+        )
+    ctx.record(actor, f"{action}_alert", target="alert", patient_id=patient_id)
+    return _STATUS_AFTER[action]
+
+
+def overdue_by_clinician(
+    ctx: Context, actor: Actor, *, now: datetime | None = None
+) -> pl.DataFrame:
+    """For a manager's sites: per clinician (pseudonymous), open and overdue safety
+    alerts. No patient, name or note. Columns: site_id, clinician, open_alerts,
+    overdue_alerts; clinicians with overdue alerts first."""
+    require_role(ctx, actor, Role.MANAGER, action="view_clinic")
+    sites = sorted(actor.sites)
+    marks = ", ".join("?" * len(sites)) or "NULL"
+    raw = _sources(ctx, f"s.site_id IN ({marks})", list(sites))
+    site_of = dict(zip(raw["alert_id"], raw["site_id"], strict=True)) if raw.height else {}
+    frame = _assemble(ctx, raw, _as_utc(now or datetime.now(UTC)))
+    frame = frame.filter(pl.col("status") != "resolved").with_columns(
+        pl.col("alert_id").replace_strict(site_of, return_dtype=pl.String).alias("site_id")
+    )
+    out = (
+        frame.group_by("site_id", "clinician_id")
+        .agg(
+            pl.len().cast(pl.Int64).alias("open_alerts"),
+            pl.col("overdue").sum().cast(pl.Int64).alias("overdue_alerts"),
+        )
+        .with_columns(
+            pl.col("clinician_id")
+            .map_elements(ctx.clinician_pseudonym, return_dtype=pl.String)
+            .alias("clinician")
+        )
+        .select("site_id", "clinician", "open_alerts", "overdue_alerts")
+    )
+    return out.sort(["overdue_alerts", "site_id", "clinician"], descending=[True, False, False])

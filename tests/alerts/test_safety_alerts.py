@@ -1,0 +1,416 @@
+"""Safety signals are never lost (issue 12): partial questionnaires keep item 9, alerts
+stay until a person resolves them with a note, every action has a visible history,
+the most urgent alert comes first, overdue alerts are counted, and the CLI agrees."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
+
+from analytics import alerts as A
+from analytics import audit, cli
+from analytics.access import AccessDenied, Context, actor_for_clinician
+from analytics.clinical import (
+    MAX_BLANK_ITEMS,
+    item9_state,
+    prorated_total,
+    prorated_total_sql,
+)
+from analytics.ingest import ingest
+from analytics.pipeline import refresh
+from analytics.settings import load_settings, response_hours
+from analytics.store import DataDir, open_workspace
+from analytics.views import act_on_alert, alerts, caseload, clinic_overview, patient
+
+ITEMS = [f"item_{i}" for i in range(1, 10)]
+
+
+def phq(patient_id: str, when: str, answers: list[int | None], **extra) -> dict:
+    return {
+        "patient_id": patient_id,
+        "completed_at": when,
+        "instrument": "PHQ-9",
+        **{c: ("" if v is None else v) for c, v in zip(ITEMS, answers, strict=True)},
+        **extra,
+    }
+
+
+def gad(patient_id: str, when: str, answers: list[int | None]) -> dict:
+    row = {"patient_id": patient_id, "completed_at": when, "instrument": "GAD-7"}
+    row.update({c: ("" if v is None else v) for c, v in zip(ITEMS[:7], answers, strict=True)})
+    row.update({"item_8": "", "item_9": ""})
+    return row
+
+
+# --- proration: known answers at each allowed count of blanks, refusal past it ----------
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        ([1, 2, 3, 0, 1, 2, 3, 0, 1], 13),  # complete: the plain sum
+        ([1, 1, 1, 1, 1, 1, 1, 1, None], 9),  # 1 blank: 8 x 9 / 8
+        ([2, 2, 2, 2, 2, 2, 2, 1, None], 17),  # 15 x 9 / 8 = 16.875 -> 17
+        ([1, 1, 1, 0, 0, 0, 0, 1, None], 5),  # 4 x 9 / 8 = 4.5 -> 5 (halves up)
+        ([3, 3, 3, 3, 3, 3, 3, None, None], 27),  # 2 blanks: 21 x 9 / 7
+        ([1, 1, 1, 1, 1, 1, 0, None, None], 8),  # 6 x 9 / 7 = 7.71 -> 8
+        ([None, 1, 1, 1, 1, 1, 1, 1, None], 9),  # blanks anywhere, item 9 included
+        ([1, 1, 1, 1, 1, 1, None, None, None], None),  # 3 blanks: refused
+        ([None] * 9, None),
+    ],
+)
+def test_phq9_proration_known_answers(answers, expected):
+    assert prorated_total("PHQ-9", answers) == expected
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [([1, 2, 3, 0, 1, 2, 3], 12), ([1, 2, 3, 0, 1, 2, None], None)],
+)
+def test_gad7_scores_only_complete(answers, expected):
+    # No published GAD-7 proration rule was found, so one blank already means incomplete.
+    assert MAX_BLANK_ITEMS["GAD-7"] == 0
+    assert prorated_total("GAD-7", answers) == expected
+
+
+def test_item9_not_answered_is_its_own_state():
+    assert item9_state(None) == "not answered"
+    assert item9_state(0) == "answered 0"
+    assert item9_state(2) == "answered 2"
+
+
+answer = st.one_of(st.none(), st.integers(0, 3))
+
+
+@hyp_settings(max_examples=150, deadline=None)
+@given(st.lists(answer, min_size=9, max_size=9), st.sampled_from(["PHQ-9", "GAD-7"]))
+def test_sql_proration_equals_the_scalar_rule(answers, instrument):
+    if instrument == "GAD-7":
+        answers = answers[:7] + [None, None]
+    con = duckdb.connect()
+    cols = ", ".join(f"CAST(? AS INTEGER) AS {c}" for c in ITEMS)
+    got = con.execute(
+        f"SELECT {prorated_total_sql('instrument')} FROM (SELECT ? AS instrument, {cols})",
+        [instrument, *answers],
+    ).fetchone()[0]
+    assert got == prorated_total(instrument, answers)
+    # A prorated total is never below the sum of what was answered.
+    if got is not None:
+        assert got >= sum(a for a in answers if a is not None)
+
+
+# --- a clinic with partial questionnaires and every kind of alert ----------------------
+
+
+def test_partial_questionnaires_are_stored_not_quarantined(clinic, wh_query):
+    assert wh_query("SELECT count(*) FROM quarantine")[0][0] == 0
+    assert wh_query("SELECT count(*) FROM assessments")[0][0] == 4
+    rows = clinic.snapshot.execute(
+        """SELECT patient_id, instrument, total, band, item_9, items_answered, complete
+           FROM assessments_scored ORDER BY patient_id, completed_at"""
+    ).fetchall()
+    assert rows == [
+        ("p1", "PHQ-9", 1, "minimal", 1, 9, True),
+        ("p1", "PHQ-9", 10, "moderate", 2, 8, False),  # 9 x 9 / 8 = 10.1 -> 10, item 9 kept
+        ("p2", "PHQ-9", None, None, None, 6, False),  # 3 blanks: incomplete, item 9 blank
+        ("p2", "GAD-7", None, None, None, 6, False),
+    ]
+
+
+def test_one_blank_item_and_item9_of_2_raises_an_open_alert(clinic):
+    c1 = actor_for_clinician(clinic, "c1")
+    rows = alerts(clinic, c1).filter(pl.col("patient_id") == "p1")
+    item9 = rows.filter(pl.col("alert_id") == A.item9_alert_id("p1", "2026-04-20"))
+    assert item9.height == 1
+    assert item9["status"][0] == "open"
+    assert item9["level"][0] == "item9_high"
+    assert "partly answered" in item9["detail"][0]
+
+
+def test_item9_answer_40_days_old_and_unreviewed_is_still_an_open_alert(clinic):
+    c1 = actor_for_clinician(clinic, "c1")
+    old = alerts(clinic, c1).filter(pl.col("alert_id") == A.item9_alert_id("p1", "2026-03-21"))
+    assert old.height == 1 and old["status"][0] == "open" and old["level"][0] == "item9"
+
+
+def test_item9_not_answered_is_never_zero_on_the_patient_page(clinic):
+    c1 = actor_for_clinician(clinic, "c1")
+    view = patient(clinic, c1, "p2")
+    phq9 = view.assessments.filter(pl.col("instrument") == "PHQ-9")
+    assert phq9["item_9"].to_list() == [None]
+    assert view.summary["item9_latest_value"] is None
+    assert item9_state(phq9["item_9"][0]) == "not answered"
+
+
+def test_urgency_order_crisis_first_whatever_the_dates(clinic):
+    c1 = actor_for_clinician(clinic, "c1")
+    rows = alerts(clinic, c1)
+    assert rows["level"].to_list() == ["crisis", "item9_high", "item9", "concern", "not_screened"]
+    # the crisis message is the newest of all, and still first
+    assert rows["raised_at"][0] == rows["raised_at"].max()
+    labels = rows["level_label"].to_list()
+    assert labels[0].endswith("Crisis") and labels[-1].endswith("Message not screened")
+    assert all(" " in label for label in labels)  # an icon AND a word
+
+
+def test_age_is_counted_from_when_the_alert_was_raised(clinic):
+    c1 = actor_for_clinician(clinic, "c1")
+    now = datetime(2026, 5, 2, 9, 0, tzinfo=UTC)
+    rows = A.list_alerts(clinic, c1, now=now)
+    old = rows.filter(pl.col("alert_id") == A.item9_alert_id("p1", "2026-03-21"))
+    assert old["age_days"][0] == 42 and old["age_text"][0] == "open 42 days"
+
+
+def test_filters_by_level_and_patient(clinic):
+    c1 = actor_for_clinician(clinic, "c1")
+    assert alerts(clinic, c1, levels=["concern"])["patient_id"].to_list() == ["p2"]
+    assert set(alerts(clinic, c1, patient_id="p1")["kind"]) == {"item 9", "message not screened"}
+    with pytest.raises(ValueError, match="unknown alert level"):
+        alerts(clinic, c1, levels=["urgent"])
+
+
+def test_resolve_needs_a_note_and_history_keeps_who_what_when(clinic):
+    c1 = actor_for_clinician(clinic, "c1")
+    target = A.item9_alert_id("p1", "2026-04-20")
+    with pytest.raises(ValueError, match="Resolving an alert needs a note"):
+        act_on_alert(clinic, c1, target, "resolve", "   ")
+    assert act_on_alert(clinic, c1, target, "acknowledge", "called, safe tonight") == "acknowledged"
+    row = alerts(clinic, c1).filter(pl.col("alert_id") == target)
+    assert row["status"][0] == "acknowledged"  # acknowledged alerts stay on the list
+    assert act_on_alert(clinic, c1, target, "resolve", "safety plan reviewed") == "resolved"
+    assert target not in alerts(clinic, c1)["alert_id"].to_list()
+    done = alerts(clinic, c1, include_resolved=True).filter(pl.col("alert_id") == target)
+    history = done["history"][0].to_list()
+    assert [(h["action"], h["actor"], h["note"]) for h in history] == [
+        ("Acknowledged", "ada@example.org", "called, safe tonight"),
+        ("Resolved", "ada@example.org", "safety plan reviewed"),
+    ]
+    assert all(h["at"].endswith(" UTC") for h in history)  # with the zone's label
+    # re-open is possible and recorded
+    with pytest.raises(ValueError, match="re-open it first"):
+        act_on_alert(clinic, c1, target, "acknowledge", "again")
+    assert act_on_alert(clinic, c1, target, "reopen", "") == "open"
+    again = alerts(clinic, c1).filter(pl.col("alert_id") == target)
+    assert again["status"][0] == "open"
+    assert again["history"][0].to_list()[-1]["action"] == "Re-opened"
+    # the audit trail has the actions, never the note text
+    entries = [e for e in audit.entries(clinic.workspace) if e.action.endswith("_alert")]
+    assert [e.action for e in entries] == ["acknowledge_alert", "resolve_alert", "reopen_alert"]
+    dump = json.dumps([vars(e) for e in entries], default=str)
+    assert "safety plan" not in dump and "safe tonight" not in dump
+
+
+def test_history_time_is_in_the_clinic_zone(clinic):
+    c1 = actor_for_clinician(clinic, "c1")
+    target = A.message_alert_id(
+        alerts(clinic, c1, levels=["crisis"])["alert_id"][0].removeprefix(A.MESSAGE_PREFIX)
+    )
+    act_on_alert(clinic, c1, target, "acknowledge", "rang")
+    zoned = Context.open(replace(clinic.settings, clinic_timezone="America/New_York"))
+    try:
+        at = alerts(zoned, c1, levels=["crisis"])["history"][0].to_list()[0]["at"]
+    finally:
+        zoned.close()
+    assert at.endswith((" EST", " EDT"))
+
+
+def test_other_clinicians_alert_is_refused(clinic):
+    c2 = actor_for_clinician(clinic, "c2")
+    with pytest.raises(AccessDenied):
+        act_on_alert(clinic, c2, A.item9_alert_id("p1", "2026-04-20"), "acknowledge", "x")
+
+
+def test_overdue_per_level_and_per_clinician(clinic):
+    c1 = actor_for_clinician(clinic, "c1")
+    hours = response_hours(clinic.settings)
+    assert hours == {"crisis": 4, "item9": 24, "concern": 72, "not_screened": 72}
+    crisis_at = datetime(2026, 4, 29, 10, 0, tzinfo=UTC)
+    early = A.list_alerts(clinic, c1, now=crisis_at + timedelta(hours=3))
+    late = A.list_alerts(clinic, c1, now=crisis_at + timedelta(hours=5))
+    assert early.filter(pl.col("level") == "crisis")["overdue"][0] is False
+    assert late.filter(pl.col("level") == "crisis")["overdue"][0] is True
+    # the item-9 alert of 2026-04-20 09:00 is 24 h late by 2026-04-21 09:00
+    item9 = A.item9_alert_id("p1", "2026-04-20")
+    assert (
+        A.list_alerts(clinic, c1, now=datetime(2026, 4, 21, 8, tzinfo=UTC)).filter(
+            pl.col("alert_id") == item9
+        )["overdue"][0]
+        is False
+    )
+    act_on_alert(clinic, c1, item9, "acknowledge", "seen")
+    after = A.list_alerts(clinic, c1, now=late["raised_at"].max() + timedelta(days=9))
+    assert after.filter(pl.col("alert_id") == item9)["overdue"][0] is False  # acknowledged
+    assert after["overdue"].sum() == 4  # every other one, each past its own time
+
+
+def test_manager_sees_overdue_counts_per_clinician(clinic, write_csv):
+    staff = [
+        {
+            "clinician_id": "m1",
+            "display_name": "Manager",
+            "site_id": "north",
+            "email": "mgr@example.org",
+            "role": "manager",
+        }
+    ]
+    assert (
+        ingest([write_csv("clinicians_staff.csv", staff)], settings=clinic.settings).exit_code == 0
+    )
+    refresh(settings=clinic.settings)
+    ctx = Context.open(clinic.settings)
+    try:
+        m1 = actor_for_clinician(ctx, "m1")
+        table = A.overdue_by_clinician(ctx, m1, now=datetime(2026, 6, 1, tzinfo=UTC))
+        assert table.columns == ["site_id", "clinician", "open_alerts", "overdue_alerts"]
+        assert table.rows() == [("north", ctx.clinician_pseudonym("c1"), 5, 5)]
+        overview = clinic_overview(ctx, m1)
+        assert overview.totals["open_alerts"] == 5
+        assert "c1" not in json.dumps(overview.alerts_by_clinician.to_dicts())
+    finally:
+        ctx.close()
+
+
+def test_caseload_why_gives_the_safety_reason(clinic):
+    c1 = actor_for_clinician(clinic, "c1")
+    rows = caseload(clinic, c1)
+    p2 = rows.filter(pl.col("patient_id") == "p2")
+    assert p2["safety_level"][0] == 2
+    assert "crisis message" in p2["safety_reasons"][0]
+
+
+# --- the CLI -------------------------------------------------------------------------
+
+
+def test_cli_alerts_json_lists_the_clinicians_alerts(clinic, capsys):
+    data_dir = str(clinic.settings.data_dir)
+    c1 = actor_for_clinician(clinic, "c1")
+    act_on_alert(clinic, c1, A.item9_alert_id("p1", "2026-04-20"), "acknowledge", "rang")
+    assert cli.main(["alerts", "--as", "ada@example.org", "--json", "--data-dir", data_dir]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [a["level"] for a in out] == ["crisis", "item9_high", "item9", "concern", "not_screened"]
+    first = out[1]
+    assert set(first) >= {
+        "patient_id",
+        "kind",
+        "level",
+        "opened_at",
+        "age_days",
+        "status",
+        "history",
+    }
+    assert first["status"] == "acknowledged" and first["history"][0]["note"] == "rang"
+    assert "Pat One" not in json.dumps(out)  # ids, never names
+
+
+def test_cli_alerts_unknown_email_exits_2(clinic, capsys):
+    code = cli.main(
+        ["alerts", "--as", "nobody@example.org", "--data-dir", str(clinic.settings.data_dir)]
+    )
+    assert code == 2
+    assert "not linked" in capsys.readouterr().err
+
+
+# --- ingest rules around partial questionnaires ----------------------------------------
+
+
+def test_ingest_quarantines_only_what_is_wrong(base_clinic, write_csv, wh_query):
+    rows = [
+        phq("p1", "2026-03-01T09:00:00Z", [None] * 9),  # nothing answered
+        phq("p1", "2026-03-02T09:00:00Z", [1] * 9, total=10),  # complete, wrong total
+        phq("p1", "2026-03-03T09:00:00Z", [1] * 8 + [None], total=8),  # sum of answered
+        phq("p1", "2026-03-04T09:00:00Z", [1] * 8 + [None], total=9),  # prorated
+        phq("p1", "2026-03-05T09:00:00Z", [1] * 8 + [None], total=12),  # neither
+    ]
+    result = ingest([write_csv("assessments.csv", rows)], settings=base_clinic)
+    reasons = sorted(
+        r[0] for r in wh_query("SELECT reason FROM quarantine WHERE \"table\" = 'assessments'")
+    )
+    assert reasons == [
+        "no answers: a questionnaire needs at least one answered item",
+        "total mismatch: expected the sum of the answered items, 8, or the prorated total, 9",
+        "total mismatch: expected the sum of the items, 9",
+    ]
+    assert result.files[0].stored == 2
+
+
+def test_workspace_from_before_reopen_is_migrated_without_loss(settings):
+    data_dir = DataDir(settings.data_dir)
+    data_dir.ensure()
+    con = sqlite3.connect(data_dir.workspace)
+    con.execute(
+        """CREATE TABLE alert_actions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, patient_id TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('acknowledge', 'resolve', 'review')),
+        note TEXT, actor TEXT NOT NULL, at TEXT NOT NULL)"""
+    )
+    con.execute(
+        "INSERT INTO alert_actions VALUES (7, 'msg:m1', 'p1', 'resolve', 'done', 'a', '2026-01-01')"
+    )
+    con.commit()
+    con.close()
+    ws = open_workspace(data_dir)
+    try:
+        assert ws.execute("SELECT * FROM alert_actions").fetchall() == [
+            (7, "msg:m1", "p1", "resolve", "done", "a", "2026-01-01")
+        ]
+        ws.execute(
+            "INSERT INTO alert_actions (alert_id, patient_id, action, note, actor, at) "
+            "VALUES ('msg:m1', 'p1', 'reopen', NULL, 'a', '2026-01-02')"
+        )
+        assert ws.execute("SELECT max(id) FROM alert_actions").fetchone()[0] == 8
+    finally:
+        ws.close()
+
+
+def test_alert_response_hours_from_settings_toml(settings):
+    path = settings.data_dir
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "settings.toml").write_text("[alert_response_hours]\ncrisis = 1\n")
+    assert response_hours(load_settings(path))["crisis"] == 1
+    assert response_hours(load_settings(path))["item9"] == 24
+    (path / "settings.toml").write_text("[alert_response_hours]\nurgent = 1\n")
+    with pytest.raises(ValueError, match="unknown alert level 'urgent'"):
+        load_settings(path)
+
+
+def test_a_snapshot_from_before_partial_questionnaires_still_serves_alerts(clinic):
+    from analytics.store import current_snapshot
+
+    settings = clinic.settings
+    clinic.close()
+    path = current_snapshot(DataDir(settings.data_dir)).path
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("ALTER TABLE assessments_scored DROP COLUMN complete")
+    finally:
+        con.close()
+    ctx = Context.open(settings)
+    try:
+        c1 = actor_for_clinician(ctx, "c1")
+        assert not A.has_completeness(ctx)
+        rows = alerts(ctx, c1)
+        assert rows.height == 5 and "partly answered" not in " ".join(rows["detail"])
+        assert patient(ctx, c1, "p1").assessments["complete"].to_list() == [True, True]
+    finally:
+        ctx.close()
+
+
+def test_cli_alerts_text_shows_level_age_and_history(clinic, capsys):
+    c1 = actor_for_clinician(clinic, "c1")
+    act_on_alert(clinic, c1, A.item9_alert_id("p1", "2026-03-21"), "resolve", "seen in session")
+    data_dir = str(clinic.settings.data_dir)
+    assert cli.main(["alerts", "--as", "ada@example.org", "--data-dir", data_dir]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in lines] == ["crisis", "item9_high", "concern", "not_screened"]
+    assert cli.main(["alerts", "--as", "ada@example.org", "--all", "--data-dir", data_dir]) == 0
+    out = capsys.readouterr().out
+    assert "resolved" in out and "Resolved by ada@example.org: seen in session" in out
