@@ -33,6 +33,7 @@ week (top 10% ``high``, next 10% ``medium``); a patient already out of contact g
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import duckdb
@@ -114,11 +115,11 @@ def clinic_tiers(probability: np.ndarray) -> np.ndarray:
     p = np.asarray(probability, dtype=np.float64)
     if len(p) == 0:
         return np.empty(0, dtype=object)
-    # share of patients scoring at least as high as each one
-    order = np.sort(p)
-    at_least = (len(p) - np.searchsorted(order, p, side="left")) / len(p)
+    # A patient is in the top share when fewer than ceil(share x n) patients score higher.
+    higher = len(p) - np.searchsorted(np.sort(p), p, side="right")
     high, medium = CLINIC_TIER_SHARES
-    return np.where(at_least <= high, "high", np.where(at_least <= high + medium, "medium", "low"))
+    k_high, k_medium = math.ceil(high * len(p)), math.ceil((high + medium) * len(p))
+    return np.where(higher < k_high, "high", np.where(higher < k_medium, "medium", "low"))
 
 
 def not_scored_status(model: str, row: dict) -> tuple[str, str]:
