@@ -30,6 +30,7 @@ __all__ = [
     "Reason",
     "describe",
     "explain_rows",
+    "is_reason",
     "reasons",
     "tree_shap",
 ]
@@ -299,6 +300,30 @@ def _days_in_care(row):
     return n, math.nan, f"In care for {_plural(n, 'day')}"
 
 
+def _episode_history(row):
+    n = _num(row, "episodes_so_far")
+    since_onset = _num(row, "days_since_onset")
+    since_end = _num(row, "days_since_episode_end")
+    parts = []
+    if n >= 1:
+        parts.append(f"{_plural(n, 'new episode')} since enrolment")
+        if not math.isnan(since_onset):
+            parts.append(f"the last began {_days_ago(since_onset)}")
+    if not math.isnan(since_end):
+        parts.append(f"well again since an episode ended {_days_ago(since_end)}")
+    if not parts:
+        return n, math.nan, "No episode on record since enrolment"
+    text = "; ".join(parts)
+    return n, math.nan, text[0].upper() + text[1:]
+
+
+def _episode_status(row):
+    v = _num(row, "in_episode")
+    if v >= 1:
+        return v, math.nan, "In an episode at the latest questionnaire or since"
+    return v, math.nan, "Below caseness on both measures at the latest questionnaire"
+
+
 DESCRIBE: dict[str, Callable[[Mapping[str, float]], tuple[float, float, str]]] = {
     **{k: _stream(k) for k in _STREAMS},
     "sleep_variability": _variability("sleep_sd_14d", "sleep", "h"),
@@ -316,7 +341,54 @@ DESCRIBE: dict[str, Callable[[Mapping[str, float]], tuple[float, float, str]]] =
     "sentiment_coverage": _sentiment_coverage,
     "events": _events,
     "days_in_care": _days_in_care,
+    "episode_history": _episode_history,
+    "episode_status": _episode_status,
 }
+# Data coverage is said once, in the "thin inputs" note (analytics.scoring.coverage_notes),
+# never as a reason; the episode status decides whether the relapse model applies at all.
+NOT_REASONS = frozenset(
+    {"wearable_coverage", "sentiment_coverage", "assessment_recency", "episode_status"}
+)
+
+
+def _absent(group: str, row: Mapping[str, float]) -> bool:
+    """True when the group's value is missing data or the absence of something (item 9
+    answered 0 throughout, no flags, no events, no episode): never a reason either way,
+    because missing data is not a finding and 'nothing happened' is not evidence of
+    safety."""
+    if group in _STREAMS:
+        return math.isnan(_num(row, f"{group}_7d"))
+    if group in ("phq9", "gad7"):
+        return math.isnan(_num(row, f"{group}_latest"))
+    if group == "item9":
+        latest, pos = _num(row, "item9_latest"), _num(row, "item9_positive_90d")
+        return math.isnan(latest) or (latest == 0 and not pos > 0)
+    if group in ("sleep_variability", "mood_variability"):
+        return math.isnan(_num(row, GROUPS[group][0]))
+    if group == "flags":
+        return not _num(row, "flags_28d") > 0
+    if group == "events":
+        return not _num(row, "events_180d") > 0
+    if group == "episode_history":
+        return not _num(row, "episodes_so_far") > 0 and math.isnan(
+            _num(row, "days_since_episode_end")
+        )
+    if group == "appointments":
+        return math.isnan(_num(row, "no_show_rate_90d"))
+    if group == "sentiment":
+        return math.isnan(_num(row, "sentiment_14d"))
+    if group == "checkins":
+        return math.isnan(_num(row, "checkin_days_7d"))
+    if group == "messages":
+        return math.isnan(_num(row, "messages_14d"))
+    return False
+
+
+def is_reason(group: str, row: Mapping[str, float]) -> bool:
+    """May this group be shown as a reason for this patient (in either direction)?"""
+    return group not in NOT_REASONS and not _absent(group, row)
+
+
 if set(GROUPS) - set(DESCRIBE):  # a new feature group must say how to phrase it
     raise ImportError(f"reason groups without a description: {set(GROUPS) - set(DESCRIBE)}")
 
@@ -336,9 +408,16 @@ def reasons(
     """The top reasons raising and lowering one patient's risk."""
     by_group: dict[str, float] = {}
     for name, value in zip(features, shap_row, strict=True):
+        # The SHAP value of a missing input is the effect of its absence: not a finding
+        # about the patient, so it never counts towards a reason.
+        if math.isnan(_num(row, name)):
+            continue
         group = FEATURES_BY_NAME[name].group
         by_group[group] = by_group.get(group, 0.0) + float(value)
-    ranked = sorted(by_group.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+    ranked = sorted(
+        ((g, v) for g, v in by_group.items() if is_reason(g, row)),
+        key=lambda kv: (-abs(kv[1]), kv[0]),
+    )
     out: list[Reason] = []
     for direction, sign in (("raises", 1.0), ("lowers", -1.0)):
         chosen = [(g, s) for g, s in ranked if s * sign > 0][:top]

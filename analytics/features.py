@@ -51,8 +51,12 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from analytics.settings import ClinicalSettings
+
 __all__ = [
     "BASELINE_WINDOW",
+    "EPISODE_FEATURES",
+    "EPISODE_HISTORY_SQL",
     "FEATURES",
     "FEATURE_NAMES",
     "RECENT_DAYS",
@@ -385,7 +389,49 @@ FEATURES: tuple[Feature, ...] = (
         0,
         "'In care for N days'",
     ),
+    # Episode history, from questionnaire trajectories and recorded events (see
+    # EPISODE_HISTORY_SQL): the strongest known predictors of a new episode.
+    Feature(
+        "episodes_so_far",
+        "new episodes since enrolment",
+        "episodes",
+        "episode_history",
+        "onsets of a new episode after a well period: a recorded relapse, hospitalization, "
+        "crisis contact or self-harm, or reliable deterioration to caseness",
+        0,
+        "'N new episodes since enrolment'",
+    ),
+    Feature(
+        "days_since_onset",
+        "days since the last episode began",
+        "days",
+        "episode_history",
+        "days since the latest onset (missing if none)",
+        0,
+        "'The last episode began N days ago'",
+    ),
+    Feature(
+        "days_since_episode_end",
+        "days since the last episode ended",
+        "days",
+        "episode_history",
+        "days since the latest questionnaire below caseness on both measures that followed "
+        "a questionnaire at caseness or an event (missing if never)",
+        0,
+        "'Well again for N days after an episode'",
+    ),
+    Feature(
+        "in_episode",
+        "in an episode",
+        "yes/no",
+        "episode_status",
+        "1 if at caseness (PHQ-9 or GAD-7) at the latest questionnaire, or a clinical event "
+        "was recorded after it; 0 if below caseness on both; missing without a questionnaire",
+        0,
+        "'In an episode' (a status, not a reason)",
+    ),
 )
+EPISODE_FEATURES = ("episodes_so_far", "days_since_onset", "days_since_episode_end", "in_episode")
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 FEATURES_BY_NAME = {f.name: f for f in FEATURES}
 
@@ -416,6 +462,68 @@ def weekly_as_of_dates(con: duckdb.DuckDBPyConnection, *, min_history_days: int 
 _CLINICAL = ", ".join(f"'{k}'" for k in CLINICAL_EVENT_KINDS)
 _PHQ9_SUM = " + ".join(f"item_{i}" for i in range(1, 10))
 _GAD7_SUM = " + ".join(f"item_{i}" for i in range(1, 8))
+
+# Episode history as of each row of ``{rows}`` (patient_id, as_of), from every
+# questionnaire and clinical event on or before the as-of date (all history, not only the
+# 180-day reach: an episode a year ago still counts). A "mark" is a questionnaire day (the
+# latest PHQ-9 and GAD-7 carried forward) or a clinical-event day. A mark is unwell at
+# caseness on either measure or when it is an event; the patient stays in the state of
+# their latest mark. An onset is an unwell mark after a well one that is an event or a
+# reliable rise from the last well values; an episode ends at the first well mark after an
+# unwell one. The presenting episode (unwell from the first mark) is not counted as a new
+# episode. Parameters: $phq_case, $gad_case, $phq_rc, $gad_rc.
+EPISODE_HISTORY_SQL = f"""
+WITH sittings AS (
+    SELECT patient_id, CAST(completed_at AS DATE) AS d,
+           arg_max({_PHQ9_SUM}, completed_at) FILTER (WHERE instrument = 'PHQ-9') AS phq9,
+           arg_max({_GAD7_SUM}, completed_at) FILTER (WHERE instrument = 'GAD-7') AS gad7
+    FROM wh.assessments
+    WHERE patient_id IN (SELECT DISTINCT patient_id FROM {{rows}})
+      AND CAST(completed_at AS DATE) <= (SELECT max(as_of) FROM {{rows}})
+    GROUP BY ALL),
+marks AS (
+    SELECT patient_id, d, 0 AS is_event,
+           last_value(phq9 IGNORE NULLS) OVER w AS phq9,
+           last_value(gad7 IGNORE NULLS) OVER w AS gad7
+    FROM sittings
+    WINDOW w AS (PARTITION BY patient_id ORDER BY d
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    UNION ALL
+    SELECT DISTINCT patient_id, CAST(occurred_at AS DATE), 1, NULL, NULL
+    FROM wh.events
+    WHERE kind IN ({", ".join(f"'{k}'" for k in CLINICAL_EVENT_KINDS)})
+      AND patient_id IN (SELECT DISTINCT patient_id FROM {{rows}})
+      AND CAST(occurred_at AS DATE) <= (SELECT max(as_of) FROM {{rows}})),
+states AS (
+    SELECT *, (is_event = 1 OR coalesce(phq9 >= $phq_case, FALSE)
+               OR coalesce(gad7 >= $gad_case, FALSE)) AS unwell
+    FROM marks),
+ordered AS (
+    SELECT *,
+           lag(unwell) OVER w AS prev_unwell,
+           -- the last well values before this mark, to judge a reliable rise
+           last_value(CASE WHEN NOT unwell THEN phq9 END IGNORE NULLS) OVER wp AS well_phq9,
+           last_value(CASE WHEN NOT unwell THEN gad7 END IGNORE NULLS) OVER wp AS well_gad7
+    FROM states
+    WINDOW w AS (PARTITION BY patient_id ORDER BY d, is_event),
+           wp AS (PARTITION BY patient_id ORDER BY d, is_event
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
+flagged AS (
+    SELECT patient_id, d, is_event, unwell,
+           unwell AND prev_unwell = FALSE
+             AND (is_event = 1 OR phq9 >= well_phq9 + $phq_rc
+                  OR gad7 >= well_gad7 + $gad_rc) AS onset,
+           NOT unwell AND prev_unwell = TRUE AS ended
+    FROM ordered)
+SELECT r.patient_id, r.as_of,
+       CAST(count(*) FILTER (WHERE m.onset) AS DOUBLE) AS episodes_so_far,
+       CAST(r.as_of - max(m.d) FILTER (WHERE m.onset) AS DOUBLE) AS days_since_onset,
+       CAST(r.as_of - max(m.d) FILTER (WHERE m.ended) AS DOUBLE) AS days_since_episode_end,
+       CAST(arg_max(m.unwell, (m.d - DATE '1970-01-01') * 2 + m.is_event) AS DOUBLE)
+           AS in_episode
+FROM {{rows}} r LEFT JOIN flagged m ON m.patient_id = r.patient_id AND m.d <= r.as_of
+GROUP BY r.patient_id, r.as_of
+"""
 # The longest window (events over 180 days) reaches this many days back, as-of day included:
 # nothing older than that enters a windowed feature, so no older day is read for one.
 WINDOW_REACH_DAYS = 180
@@ -785,6 +893,7 @@ def build_features(
     *,
     as_of: date | Sequence[date],
     table: str = "features",
+    clinical: ClinicalSettings | None = None,
 ) -> int:
     """Create temp table ``table`` (patient_id, as_of, one DOUBLE column per feature).
 
@@ -833,6 +942,8 @@ def build_features(
     t = days[which]
     rows = _Rows(pid, t, (pid.astype(np.int64) << _DAY_BITS) | (t - day0), day0, start, stop)
     values = _features(rows, fetched, before)
+    for name in EPISODE_FEATURES:  # filled in SQL below
+        values[name] = np.full(len(t), np.nan)
     frame = pl.DataFrame(
         {
             "patient_id": pl.Series(ids, dtype=pl.String).gather(pid),
@@ -845,6 +956,19 @@ def build_features(
         con.execute(f'INSERT INTO "{table}" SELECT * FROM _f_rows')
     finally:
         con.unregister("_f_rows")
+    c = clinical or ClinicalSettings()
+    sets = ", ".join(f'"{n}" = e."{n}"' for n in EPISODE_FEATURES)
+    con.execute(
+        f"""UPDATE "{table}" AS t SET {sets}
+        FROM ({EPISODE_HISTORY_SQL.format(rows=f'"{table}"')}) AS e
+        WHERE t.patient_id = e.patient_id AND t.as_of = e.as_of""",
+        {
+            "phq_case": c.phq9_caseness,
+            "gad_case": c.gad7_caseness,
+            "phq_rc": c.phq9_reliable_change,
+            "gad_rc": c.gad7_reliable_change,
+        },
+    )
     return frame.height
 
 

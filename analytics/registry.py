@@ -34,7 +34,7 @@ import os
 import pickle
 import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -317,7 +317,8 @@ _METHOD_LABELS = {
     "logistic": "Logistic regression",
 }
 _RULES = {
-    "relapse_risk": "latest PHQ-9 >= 15, or PHQ-9 up >= 3 points in 28 days",
+    "relapse_risk": "for a patient who is well: latest PHQ-9 >= 5 (residual symptoms), a new "
+    "episode since enrolment, or PHQ-9 up >= 3 points in 28 days",
     "engagement_drop": "5 or more days since the last check-in (or none yet)",
 }
 
@@ -363,9 +364,26 @@ def model_card(trained, manifest: dict) -> dict:
         },
         "method": (
             "HistGradientBoostingClassifier (fixed seed, no early stopping) on the training "
-            "period; Platt (sigmoid) calibration on the later validation period; evaluated "
+            "period, with monotonic constraints where the direction is clinically fixed ("
+            + ", ".join(
+                f"{f} {'never lowers' if c > 0 else 'never raises'} the risk"
+                for f, c in trained.params.get("monotonic_cst", {}).items()
+            )
+            + "); Platt (sigmoid) calibration on the later validation period; evaluated "
             "once on the test period. Baselines on the same test rows: the clinical rule ("
-            f"{_RULES[trained.name]}) and a logistic regression on the same features."
+            f"{_RULES[trained.name]}) and a logistic regression on the same features. "
+            "The model that scores patients is then refit with the same recipe on all "
+            "labelled rows up to one horizon before the latest slice and calibrated on that "
+            "slice; its tier thresholds come from that slice. The test metrics are those of "
+            "the model fitted on the training period (the refit has no held-out period)."
+        ),
+        "refit": {k: str(v) if isinstance(v, date) else v for k, v in trained.refit.items()},
+        "population": trained.population,
+        "unknown_windows": (
+            "excluded: a window with no questionnaire and no recorded event, or with a "
+            "deterioration that no later questionnaire could confirm, has no label"
+            if trained.name == "relapse_risk"
+            else "none: activity is observed every day"
         ),
         "metrics": manifest["metrics"],
         "calibration_bins": [
@@ -379,7 +397,8 @@ def model_card(trained, manifest: dict) -> dict:
             "Evaluated on this clinic's own history: performance elsewhere or after changes in "
             "care, devices or population is unknown until the model is retrained and re-tested.",
             "Relapse by questionnaire can only be seen when a PHQ-9 or GAD-7 is completed in "
-            "the 28 days; patients who stop completing them look like non-events.",
+            "the 28 days; windows without one (and without an event) are excluded as unknown, "
+            "so patients who stop answering are under-represented among the labels.",
             "Recorded events depend on the care team recording them.",
             "Patients without a wearable, or writing in a language the sentiment method does "
             "not support, have fewer inputs; their predictions carry a data-coverage note and "
@@ -433,6 +452,31 @@ def model_card_markdown(card: dict) -> str:
         "## Method",
         "",
         card["method"],
+        "",
+        f"Unknown outcome windows: {card.get('unknown_windows', 'n/a')}.",
+        "",
+        "## Who the model learned from, and whom it scores",
+        "",
+        "| rows | count | patients | median days in care | with a prior new episode "
+        "| with wearable data (14 days) |",
+        "|---|---|---|---|---|---|",
+    ]
+    names = {
+        "evaluated_model_training": "training period (evaluated model)",
+        "production_model_training": "refit (the model that scores)",
+        "scored_latest": "patients scored at the latest date",
+    }
+    for key, label in names.items():
+        pop = card.get("population", {}).get(key) or {}
+        lines.append(
+            f"| {label} | {pop.get('rows', 0):,} | {pop.get('patients', 0):,} | "
+            f"{_fmt(pop.get('median_days_in_care'), 0)} | "
+            f"{_fmt(pop.get('share_prior_episode'), 2)} | "
+            f"{_fmt(pop.get('share_with_wearable'), 2)} |"
+        )
+    lines += [
+        "",
+        f"Refit: {card.get('refit', {}).get('status', 'n/a')}.",
         "",
         "## Metrics on the test period (95% patient-level bootstrap intervals)",
         "",

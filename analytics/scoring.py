@@ -5,7 +5,8 @@ snapshot tables (empty when no model could score), so the dashboard can rely on 
 
 - ``predictions`` (patient, model): patient_id, model, version, as_of, probability
   (calibrated; NULL when the model does not apply), tier (``high`` / ``medium`` / ``low``,
-  or ``not eligible``: engagement_drop only scores patients engaged in the last 14 days),
+  or, when the model does not apply, ``in an episode`` / ``unknown`` (relapse) or
+  ``already disengaged`` (engagement), with the reason in coverage_note),
   coverage_note (NULL unless the inputs were thin), top_reason (the strongest reason
   raising the risk).
 - ``explanations`` (patient, model, direction, rank): patient_id, model, rank (1 = the
@@ -21,14 +22,18 @@ snapshot tables (empty when no model could score), so the dashboard can rely on 
 - ``model_status``: model, status (``ok`` / ``not trained`` / ``refused``), version,
   message (why scores are unavailable, or notes such as a refused retraining).
 
-Tiers: ``high`` when the probability is at or above the threshold that flagged the top
-``alert_budgets[0]`` (10%) of the validation period, ``medium`` at or above the one for
-the last budget (20%), else ``low``. Thresholds are stored with the model, so a tier
-means the same thing every week rather than always filling a quota.
+Relapse tiers: ``high`` when the probability is at or above the threshold that flagged
+the top ``alert_budgets[0]`` (10%) of the latest calibration slice, ``medium`` at or
+above the one for the last budget (20%), else ``low``; only patients who are well get
+one. Others get the tier ``in an episode`` or ``unknown`` (no recent questionnaire) with
+a note saying so, never a probability. Engagement tiers are relative to the clinic this
+week (top 10% ``high``, next 10% ``medium``); a patient already out of contact gets
+``already disengaged`` with the days since their last contact and an outreach prompt.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import duckdb
@@ -36,15 +41,24 @@ import numpy as np
 import pandas as pd
 
 from analytics.features import build_features, feature_matrix
-from analytics.labels import MODELS
+from analytics.labels import MODELS, WELL_CURRENT_DAYS
 from analytics.settings import Settings
 
-__all__ = ["SCORING_TABLES", "coverage_notes", "score_snapshot", "tiers"]
+__all__ = [
+    "CLINIC_TIER_SHARES",
+    "SCORING_TABLES",
+    "clinic_tiers",
+    "coverage_notes",
+    "not_scored_status",
+    "score_snapshot",
+    "tiers",
+]
 
 THIN_CHECKIN_DAYS = 4  # of the last 14
 THIN_WEAR_DAYS = 4  # of the last 14
 STALE_ASSESSMENT_DAYS = 42
 NEW_PATIENT_DAYS = 28
+CLINIC_TIER_SHARES = (0.10, 0.10)  # engagement: top 10% high, next 10% medium, this week
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS predictions (patient_id VARCHAR, model VARCHAR,
@@ -91,6 +105,53 @@ def coverage_notes(frame: pd.DataFrame) -> list[str | None]:
             parts.append("no message sentiment in the last 28 days")
         notes.append("Thin inputs: " + "; ".join(parts) + "." if parts else None)
     return notes
+
+
+def clinic_tiers(probability: np.ndarray) -> np.ndarray:
+    """Engagement tiers relative to the clinic this week: 'high' for the top
+    ``CLINIC_TIER_SHARES[0]`` (10%) of the scored patients, 'medium' for the next 10%,
+    else 'low' (ties share the higher tier). An absolute threshold made 'high 2%' sit
+    beside a relapse 'low 20%'; a rank says what a clinician can act on."""
+    p = np.asarray(probability, dtype=np.float64)
+    if len(p) == 0:
+        return np.empty(0, dtype=object)
+    # A patient is in the top share when fewer than ceil(share x n) patients score higher.
+    higher = len(p) - np.searchsorted(np.sort(p), p, side="right")
+    high, medium = CLINIC_TIER_SHARES
+    k_high, k_medium = math.ceil(high * len(p)), math.ceil((high + medium) * len(p))
+    return np.where(higher < k_high, "high", np.where(higher < k_medium, "medium", "low"))
+
+
+def not_scored_status(model: str, row: dict) -> tuple[str, str]:
+    """(tier, note) for a patient the model does not score: what is known instead."""
+    if model == "engagement_drop":
+        since = [row.get("days_since_checkin"), row.get("days_since_message")]
+        known = [float(v) for v in since if v is not None and v == v]
+        if known:
+            n = int(min(known))
+            return (
+                "already disengaged",
+                f"Already disengaged: no check-in or message for {n} days. Consider reaching "
+                "out; the engagement model only scores patients still in contact.",
+            )
+        return (
+            "already disengaged",
+            "No check-in or message on record. Consider reaching out; the engagement model "
+            "only scores patients in contact.",
+        )
+    in_episode = row.get("in_episode")
+    if in_episode is not None and in_episode == in_episode and in_episode >= 1:
+        return (
+            "in an episode",
+            "In an episode: at caseness on PHQ-9 or GAD-7 at the latest questionnaire, or a "
+            "relapse, hospitalization, crisis contact or self-harm recorded since. Relapse "
+            "risk is estimated for patients who are well; follow the questionnaire trend.",
+        )
+    return (
+        "unknown",
+        f"No relapse estimate: no PHQ-9 or GAD-7 in the last {WELL_CURRENT_DAYS} days, so "
+        "whether the patient is well now is unknown. A questionnaire would tell.",
+    )
 
 
 def tiers(probability: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
@@ -146,7 +207,8 @@ def score_snapshot(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of:
     if loaded:
         build_features(con, as_of=as_of, table="_score_features")
         frame = con.execute(
-            f"""SELECT *, {eligible_sql("engagement_drop")} AS _engaged
+            f"""SELECT *, {eligible_sql("engagement_drop")} AS _engaged,
+                       coalesce({eligible_sql("relapse_risk")}, FALSE) AS _well
                 FROM _score_features f ORDER BY patient_id"""
         ).df()
         con.execute("DROP TABLE _score_features")
@@ -166,10 +228,8 @@ def score_snapshot(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of:
 def _score_one(con, model, frame: pd.DataFrame, notes, *, as_of: date, explain) -> None:
     if frame.empty:
         return
-    eligible = (
-        frame["_engaged"].to_numpy(dtype=bool)
-        if model.name == "engagement_drop"
-        else np.ones(len(frame), dtype=bool)
+    eligible = frame["_engaged" if model.name == "engagement_drop" else "_well"].to_numpy(
+        dtype=bool
     )
     rows = frame[eligible].reset_index(drop=True)
     x = feature_matrix(rows, model.features)
@@ -187,12 +247,17 @@ def _score_one(con, model, frame: pd.DataFrame, notes, *, as_of: date, explain) 
             "version": model.version,
             "as_of": as_of,
             "probability": probability,
-            "tier": tiers(probability, model.thresholds),
+            "tier": (
+                clinic_tiers(probability)
+                if model.name == "engagement_drop"
+                else tiers(probability, model.thresholds)
+            ),
             "coverage_note": [n for n, e in zip(notes, eligible, strict=True) if e],
             "top_reason": [top.get(p) for p in rows["patient_id"]],
         }
     )
     skipped = frame[~eligible]
+    status = [not_scored_status(model.name, r) for r in skipped.to_dict("records")]
     not_eligible = pd.DataFrame(
         {
             "patient_id": skipped["patient_id"],
@@ -200,9 +265,8 @@ def _score_one(con, model, frame: pd.DataFrame, notes, *, as_of: date, explain) 
             "version": model.version,
             "as_of": as_of,
             "probability": np.nan,
-            "tier": "not eligible",
-            "coverage_note": "No check-in or message in the last 14 days: already "
-            "disengaged, so the engagement model does not apply.",
+            "tier": [t for t, _ in status],
+            "coverage_note": [n for _, n in status],
             "top_reason": None,
         }
     )

@@ -55,6 +55,7 @@ from analytics.settings import Settings
 
 __all__ = [
     "GROUP_ATTRIBUTES",
+    "MONOTONE",
     "GroupMetric",
     "InsufficientDataError",
     "Split",
@@ -63,6 +64,7 @@ __all__ = [
     "clinical_rule",
     "fit_model",
     "load_training_data",
+    "monotonic_cst",
     "time_split",
 ]
 
@@ -80,6 +82,29 @@ AGE_BANDS = ((18, 24), (25, 34), (35, 44), (45, 54), (55, 64), (65, 200))
 # Global SHAP dependence: this many points per top feature, for the top this many.
 DEPENDENCE_POINTS = 2000
 DEPENDENCE_FEATURES = 10
+RULE_RESIDUAL_PHQ9 = 5  # mild residual symptoms in a patient below caseness
+# Directions that are clinically fixed: a higher value never lowers the risk (+1) or
+# never raises it (-1). Enforced with HistGradientBoostingClassifier(monotonic_cst=...).
+MONOTONE: dict[str, dict[str, int]] = {
+    "relapse_risk": {
+        "phq9_latest": 1,
+        "gad7_latest": 1,
+        "phq9_change_28d": 1,
+        "gad7_change_28d": 1,
+        "item9_latest": 1,
+        "item9_positive_90d": 1,
+        "flags_28d": 1,
+        "events_180d": 1,
+        "episodes_so_far": 1,
+    },
+    "engagement_drop": {
+        "phq9_latest": 1,
+        "item9_positive_90d": 1,
+        "flags_28d": 1,
+        "days_since_checkin": 1,
+        "days_since_message": 1,
+    },
+}
 # Age on the as-of date, from the birth year.
 _AGE = "(year(f.as_of) - p.birth_year)"
 
@@ -168,7 +193,7 @@ def load_training_data(con: duckdb.DuckDBPyConnection, *, settings: Settings) ->
     frame = con.execute(
         f"""SELECT f.*, l.relapse_risk, l.engagement_drop,
                    {eligible_sql("engagement_drop")} AS eligible_engagement_drop,
-                   TRUE AS eligible_relapse_risk,
+                   coalesce({eligible_sql("relapse_risk")}, FALSE) AS eligible_relapse_risk,
                    coalesce(p.gender, 'Unknown') AS gender,
                    coalesce(p.race_ethnicity, 'Unknown') AS race_ethnicity,
                    coalesce(p.primary_language, 'Unknown') AS primary_language,
@@ -191,9 +216,15 @@ def load_training_data(con: duckdb.DuckDBPyConnection, *, settings: Settings) ->
 def clinical_rule(model: str, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(flag, ranking score) of the obvious clinical rule for ``model``."""
     if model == "relapse_risk":
+        # For a patient who is well: residual symptoms, a new episode before, or a rise.
         phq = frame["phq9_latest"].astype("float64").to_numpy()
         change = frame["phq9_change_28d"].astype("float64").to_numpy()
-        flag = (np.nan_to_num(phq, nan=-1) >= 15) | (np.nan_to_num(change, nan=-99) >= 3)
+        episodes = frame["episodes_so_far"].astype("float64").to_numpy()
+        flag = (
+            (np.nan_to_num(phq, nan=-1) >= RULE_RESIDUAL_PHQ9)
+            | (np.nan_to_num(episodes, nan=0) >= 1)
+            | (np.nan_to_num(change, nan=-99) >= 3)
+        )
         tiebreak = np.nan_to_num(phq, nan=-1) / 100.0
     else:
         since = frame["days_since_checkin"].astype("float64").to_numpy()
@@ -241,6 +272,13 @@ class TrainedModel:
     heldout: pd.DataFrame
     seed: int
     params: dict[str, object] = field(default_factory=dict)
+    # The model that scores patients is refit on all labelled data (see fit_model); these
+    # describe that refit and compare its training rows with the population it scores.
+    refit: dict[str, object] = field(default_factory=dict)
+    population: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
+    # The evaluated (training-period) model and the baselines, for research comparisons
+    # such as the generator-truth benchmark; not saved with the model.
+    evaluated: dict[str, object] = field(default_factory=dict, repr=False)
 
 
 # Small trees with large leaves: positives are few (engagement drops are ~2% of
@@ -254,6 +292,25 @@ HGB_PARAMS: dict[str, object] = {
     "l2_regularization": 1.0,
     "early_stopping": False,
 }
+
+
+def monotonic_cst(name: str, features: Sequence[str]) -> list[int]:
+    """The monotonic constraint of each feature (in ``features`` order) for model ``name``."""
+    fixed = MONOTONE.get(name, {})
+    return [fixed.get(f, 0) for f in features]
+
+
+def _population(rows: pd.DataFrame) -> dict[str, float | int | None]:
+    """Who a set of rows describes: the card compares training rows with those scored."""
+    if rows.empty:
+        return {"rows": 0, "patients": 0}
+    return {
+        "rows": len(rows),
+        "patients": int(rows["patient_id"].nunique()),
+        "median_days_in_care": float(rows["days_in_care"].median()),
+        "share_prior_episode": float((rows["episodes_so_far"].fillna(0) > 0).mean()),
+        "share_with_wearable": float((rows["wear_days_14d"].fillna(0) > 0).mean()),
+    }
 
 
 def _counts(rows: pd.DataFrame, label: str) -> dict[str, int]:
@@ -315,7 +372,8 @@ def fit_model(
     features = tuple(n for n, keep in zip(FEATURE_NAMES, observed, strict=True) if keep)
     x = {p: feature_matrix(parts[p], features) for p in parts}
     y = {p: parts[p][name].to_numpy(dtype=np.int64) for p in parts}
-    estimator = HistGradientBoostingClassifier(**HGB_PARAMS, random_state=seed)
+    cst = monotonic_cst(name, features)
+    estimator = HistGradientBoostingClassifier(**HGB_PARAMS, monotonic_cst=cst, random_state=seed)
     estimator.fit(x["train"], y["train"])
     calibrator = CalibratedClassifierCV(FrozenEstimator(estimator), method="sigmoid")
     calibrator.fit(x["validation"], y["validation"])
@@ -354,6 +412,23 @@ def fit_model(
         evaluate("logistic", y["test"], score=p_logistic, probability=p_logistic, **common),
     )
 
+    # Refit for production: the evaluated recipe on all labelled rows up to one horizon
+    # before the latest slice, calibrated on that slice (the newest labels). The model
+    # fitted on the training period alone has never seen a patient months into care.
+    production, prod_calibrator, refit, p_slice = _refit(
+        rows, features, name, cst=cst, seed=seed, need=need_validation
+    )
+    if production is None:
+        production, prod_calibrator, p_slice = estimator, calibrator, p_val
+    scored = data.frame[data.frame[f"eligible_{name}"].astype(bool)]
+    scored = scored[scored["as_of"] == scored["as_of"].max()] if not scored.empty else scored
+    fitted_rows = rows[rows["as_of"] <= refit["fit_to"]] if refit.get("fit_to") else parts["train"]
+    population = {
+        "evaluated_model_training": _population(parts["train"]),
+        "production_model_training": _population(fitted_rows),
+        "scored_latest": _population(scored),
+    }
+
     shap_values, _base, _raw = tree_shap(estimator, x["test"])
     mean_abs = np.abs(shap_values).mean(axis=0)
     order = np.argsort(-mean_abs, kind="mergesort")
@@ -382,10 +457,10 @@ def fit_model(
 
     budgets = sorted(settings.alert_budgets)
     thresholds = {
-        "high": float(np.quantile(p_val, 1 - budgets[0])),
-        "medium": float(np.quantile(p_val, 1 - budgets[-1]))
+        "high": float(np.quantile(p_slice, 1 - budgets[0])),
+        "medium": float(np.quantile(p_slice, 1 - budgets[-1]))
         if len(budgets) > 1
-        else float(np.quantile(p_val, 1 - budgets[0])),
+        else float(np.quantile(p_slice, 1 - budgets[0])),
     }
 
     heldout = pd.DataFrame(
@@ -407,8 +482,8 @@ def fit_model(
     )
     return TrainedModel(
         name=name,
-        estimator=estimator,
-        calibrator=calibrator,
+        estimator=production,
+        calibrator=prod_calibrator,
         features=features,
         split=split,
         data_end=data.data_end,
@@ -421,8 +496,60 @@ def fit_model(
         thresholds=thresholds,
         heldout=heldout,
         seed=seed,
-        params=dict(HGB_PARAMS),
+        params={
+            **HGB_PARAMS,
+            "monotonic_cst": {f: c for f, c in zip(features, cst, strict=True) if c},
+        },
+        refit=refit,
+        population=population,
+        evaluated={
+            "estimator": estimator,
+            "calibrator": calibrator,
+            "logistic": logistic,
+            "rule_rate": rate,
+        },
     )
+
+
+def _refit(
+    rows: pd.DataFrame,
+    features: tuple[str, ...],
+    name: str,
+    *,
+    cst: list[int],
+    seed: int,
+    need: int,
+) -> tuple[HistGradientBoostingClassifier | None, CalibratedClassifierCV | None, dict, np.ndarray]:
+    """Fit on every labelled row up to one horizon before the latest slice; calibrate on
+    the slice. Returns (None, None, reason, []) when the slice is too thin to calibrate."""
+    h = timedelta(days=MODELS[name].horizon_days)
+    dates = sorted(set(rows["as_of"]))
+    span = (dates[-1] - dates[0]).days
+    slice_start = dates[-1] - timedelta(days=math.floor(VALIDATION_SHARE * span))
+    fit_to = slice_start - h
+    fit = rows[rows["as_of"] <= fit_to]
+    cal = rows[rows["as_of"] >= slice_start]
+    y_fit = fit[name].to_numpy(dtype=np.int64)
+    y_cal = cal[name].to_numpy(dtype=np.int64)
+    info: dict[str, object] = {
+        "fit_to": fit_to,
+        "calibration_slice": [str(slice_start), str(dates[-1])],
+        "fit_rows": len(fit),
+        "fit_positives": int(y_fit.sum()),
+        "calibration_rows": len(cal),
+        "calibration_positives": int(y_cal.sum()),
+    }
+    if min(y_cal.sum(), len(y_cal) - y_cal.sum(), y_fit.sum()) < need:
+        info["status"] = "not refit: too few labels in the latest slice; the evaluated model scores"
+        return None, None, info, np.empty(0)
+    estimator = HistGradientBoostingClassifier(**HGB_PARAMS, monotonic_cst=cst, random_state=seed)
+    estimator.fit(feature_matrix(fit, features), y_fit)
+    calibrator = CalibratedClassifierCV(FrozenEstimator(estimator), method="sigmoid")
+    x_cal = feature_matrix(cal, features)
+    calibrator.fit(x_cal, y_cal)
+    info["status"] = "refit on all labelled data"
+    info["fit_to"] = fit_to
+    return estimator, calibrator, info, calibrator.predict_proba(x_cal)[:, 1]
 
 
 def _group_metrics(heldout: pd.DataFrame, *, min_cell: int) -> tuple[GroupMetric, ...]:

@@ -153,6 +153,12 @@ def caseload(ctx: Context, actor: Actor, *, search: str | None = None) -> pl.Dat
 
 
 _TIER_RANK = {"high": 3, "medium": 2, "low": 1}
+# Engagement tiers are ranks within the clinic this week (analytics.scoring.clinic_tiers).
+_TIER_TEXT = {
+    ("engagement_drop", "high"): "high: top 10% of engagement risk this week",
+    ("engagement_drop", "medium"): "medium: next 10% of engagement risk this week",
+    ("engagement_drop", "low"): "low: below the top 20% of engagement risk this week",
+}
 
 
 def _join_predictions(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
@@ -360,14 +366,17 @@ def patient_risk(ctx: Context, actor: Actor, patient_id: str) -> list[RiskCard]:
                 title=title,
                 definition=definition,
                 probability=row["probability"],
-                tier=row["tier"],
+                tier=_TIER_TEXT.get((model, row["tier"]), row["tier"]),
                 version=row["version"],
                 as_of=row["as_of"],
                 coverage_note=row.get("coverage_note"),
                 reasons_for=tuple(reasons.filter(pl.col("direction") == "raises")["sentence"]),
                 reasons_against=tuple(reasons.filter(pl.col("direction") == "lowers")["sentence"]),
                 history=history,
-                unavailable_reason=None,
+                # Not scored (in an episode, already disengaged, ...): scoring says why.
+                unavailable_reason=None
+                if row["probability"] is not None
+                else row.get("coverage_note") or "Not scored.",
             )
         )
     return cards

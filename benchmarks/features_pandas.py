@@ -19,11 +19,13 @@ import pandas as pd
 from analytics.features import (
     BASELINE_WINDOW,
     CLINICAL_EVENT_KINDS,
+    EPISODE_FEATURES,
     FEATURE_NAMES,
     MIN_BASELINE_VALUES,
     MIN_RECENT_VALUES,
     MIN_WEAR_MINUTES,
 )
+from analytics.settings import ClinicalSettings
 
 
 def _read(warehouse: Path, table: str, tz: str) -> pd.DataFrame:
@@ -150,7 +152,61 @@ def build_features_pandas(
     daily["wear_day"] = daily["wear_day"].fillna(False).astype(bool)
     daily = daily.sort_values(["patient_id", "d"]).reset_index(drop=True)
     daily["dn"] = (daily["d"] - pd.Timestamp("1970-01-01")).dt.days.astype("float64")
-    return _windows(daily, dates)
+    out = _windows(daily, dates)
+    history = _episode_history(out[["patient_id", "as_of"]], phq, gad, ev)
+    out = out.drop(columns=list(EPISODE_FEATURES)).merge(history, on=["patient_id", "as_of"])
+    return out[["patient_id", "as_of", *FEATURE_NAMES]]
+
+
+def _episode_history(
+    rows: pd.DataFrame, phq: pd.DataFrame, gad: pd.DataFrame, ev: pd.DataFrame
+) -> pd.DataFrame:
+    """Episode history at each (patient, as-of) row, the definitions of EPISODE_HISTORY_SQL
+    written as per-patient cumulative operations on a sorted table of marks."""
+    c = ClinicalSettings()
+    sit = phq[["phq9"]].join(gad[["gad7"]], how="outer").reset_index()
+    sit = sit.sort_values(["patient_id", "d"])
+    sit[["phq9", "gad7"]] = sit.groupby("patient_id")[["phq9", "gad7"]].ffill()
+    sit["is_event"] = 0
+    events = ev.reset_index()[["patient_id", "d"]].assign(is_event=1, phq9=np.nan, gad7=np.nan)
+    marks = pd.concat([sit, events], ignore_index=True)
+    marks = marks.sort_values(["patient_id", "d", "is_event"]).reset_index(drop=True)
+    marks["unwell"] = (
+        marks.is_event.eq(1) | (marks.phq9 >= c.phq9_caseness) | (marks.gad7 >= c.gad7_caseness)
+    )
+    g = marks.groupby("patient_id")
+    prev = g["unwell"].shift(1)
+    well = marks[["phq9", "gad7"]].where(~marks["unwell"], np.nan)
+    well["patient_id"] = marks["patient_id"]
+    last_well = well.groupby("patient_id")[["phq9", "gad7"]].ffill()
+    last_well["patient_id"] = marks["patient_id"]
+    last_well = last_well.groupby("patient_id")[["phq9", "gad7"]].shift(1)
+    rise = (
+        marks.is_event.eq(1)
+        | (marks.phq9 >= last_well.phq9 + c.phq9_reliable_change)
+        | (marks.gad7 >= last_well.gad7 + c.gad7_reliable_change)
+    )
+    marks["onset"] = marks["unwell"] & prev.eq(False) & rise
+    marks["ended"] = ~marks["unwell"] & prev.eq(True)
+    marks["n_onsets"] = marks.groupby("patient_id")["onset"].cumsum()
+    marks["onset_d"] = marks["d"].where(marks["onset"])
+    marks["end_d"] = marks["d"].where(marks["ended"])
+    marks[["onset_d", "end_d"]] = marks.groupby("patient_id")[["onset_d", "end_d"]].ffill()
+    left = rows.assign(t=pd.to_datetime(rows["as_of"]).astype("datetime64[us]")).sort_values("t")
+    marks["d"] = marks["d"].astype("datetime64[us]")
+    right = marks.sort_values("d")
+    joined = pd.merge_asof(left, right, left_on="t", right_on="d", by="patient_id")
+    out = pd.DataFrame(
+        {
+            "patient_id": joined["patient_id"],
+            "as_of": joined["as_of"],
+            "episodes_so_far": joined["n_onsets"].fillna(0).astype(float),
+            "days_since_onset": (joined["t"] - joined["onset_d"]).dt.days.astype(float),
+            "days_since_episode_end": (joined["t"] - joined["end_d"]).dt.days.astype(float),
+            "in_episode": joined["unwell"].astype(float),
+        }
+    )
+    return out
 
 
 def _windows(daily: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
@@ -222,6 +278,8 @@ def _windows(daily: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
     out["sentiment_available"] = (roll("sent_n", 28, "sum") > 0).astype(float)
     out["events_180d"] = roll("events", 180, "sum")
     out["days_in_care"] = (daily["d"] - daily["enrolled_on"]).dt.days.astype(float)
+    for name in EPISODE_FEATURES:  # from the marks table in _episode_history
+        out[name] = np.nan
     picked = out[out["d"].isin(dates)].rename(columns={"d": "as_of"})
     picked["as_of"] = picked["as_of"].dt.date
     cols = ["patient_id", "as_of", *FEATURE_NAMES]

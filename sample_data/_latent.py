@@ -21,7 +21,16 @@ AR_PHI, AR_SD = 0.92, 2.2  # daily AR(1) deviation: persistence and stationary s
 GAD_AR_PHI, GAD_AR_SD = 0.90, 1.6
 
 # Relapse episodes.
-RELAPSE_RATE_PER_YEAR = 0.8  # mean hazard; per-patient frailty Gamma(2, 0.5)
+RELAPSE_RATE_PER_YEAR = (
+    0.6  # hazard at residual severity 8 with no episode yet; frailty Gamma(2, 0.5)
+)
+# Residual symptoms and past episodes are the strongest known predictors of a new episode
+# (Paykel et al. 1995; Judd et al. 1998: residual symptoms; Solomon et al. 2000: risk rises
+# with each episode). The hazard scales by exp(0.12 per PHQ-9 point of the patient's
+# treatment trajectory above 8) and by 1.5 for each onset so far in the window.
+RELAPSE_RESIDUAL_CENTRE = 8.0
+RELAPSE_RESIDUAL_SLOPE = 0.12
+RELAPSE_PER_EPISODE = 1.5
 RELAPSE_MIN_DAYS_IN_APP = 28  # onsets only once there is a month of data
 RELAPSE_REFRACTORY = 90  # days between onsets
 PRODROME_DAYS = (7, 21)  # inclusive
@@ -29,8 +38,8 @@ EPISODE_DAYS = (21, 56)  # inclusive
 EPISODE_AMPLITUDE = (8.0, 13.0)  # PHQ-9 points at full intensity
 PRODROME_SEVERITY = 2.5  # PHQ-9 points at the end of the prodrome
 SLEEP_LESS_P = 0.7
-SLEEP_LESS_MINUTES = (70.0, 110.0)
-SLEEP_MORE_MINUTES = (100.0, 160.0)
+SLEEP_LESS_MINUTES = (30.0, 60.0)
+SLEEP_MORE_MINUTES = (40.0, 90.0)
 RELAPSE_RECORDED_P = 0.9  # share of episodes the care team records as a 'relapse' event
 RELAPSE_RECORD_DELAY = (0, 6)  # days after onset, inclusive
 
@@ -39,6 +48,7 @@ DISENGAGE_RATE_PER_YEAR = 0.9  # mean hazard; per-patient frailty Gamma(2, 0.5)
 DISENGAGE_MIN_DAYS_IN_APP = 21
 FADE_DAYS = (10, 21)  # inclusive: engagement falls linearly to FADE_FLOOR before the stop
 FADE_FLOOR = 0.15
+ABRUPT_P = 0.4  # share of spells with no fade: the patient simply stops
 PERMANENT_P = 0.5
 RETURN_AFTER = (14, 60)  # inclusive: days silent before a non-permanent return
 WEARABLE_STOPS_P = 0.5  # the wearable also stops syncing while disengaged
@@ -114,6 +124,7 @@ def _disengagement(
     # At most two spells per patient; the second can only follow a return.
     for _ in range(2):
         fade = rng.integers(FADE_DAYS[0], FADE_DAYS[1] + 1, n)
+        fade = np.where(rng.random(n) < ABRUPT_P, 0, fade)
         wait = np.floor(rng.exponential(1.0, n) / hazard).astype(np.int64)
         start = ready + DISENGAGE_MIN_DAYS_IN_APP + fade + wait
         has = alive & (start < cohort.end)
@@ -149,22 +160,30 @@ def _lost_to_follow_up(rng: np.random.Generator, cohort: Cohort, spells: Disenga
 
 
 def _episodes(
-    rng: np.random.Generator, cohort: Cohort, day: np.ndarray
+    rng: np.random.Generator, cohort: Cohort, day: np.ndarray, trajectory: np.ndarray
 ) -> tuple[Episodes, np.ndarray]:
     n, days = cohort.n, day.shape[1]
     frailty = rng.gamma(2.0, 0.5, n)
-    hazard = (RELAPSE_RATE_PER_YEAR / 365.0 * frailty).astype(np.float32)
+    hazard = (RELAPSE_RATE_PER_YEAR / 365.0 * frailty).astype(np.float32)[:, None] * np.exp(
+        RELAPSE_RESIDUAL_SLOPE * (trajectory - RELAPSE_RESIDUAL_CENTRE)
+    ).astype(np.float32)
     eligible = (day >= (cohort.start + RELAPSE_MIN_DAYS_IN_APP)[:, None]) & (
         day < cohort.end[:, None]
     )
-    candidate = eligible & (rng.random((n, days), dtype=np.float32) < hazard[:, None])
+    u = rng.random((n, days), dtype=np.float32)
+    # Candidates at the highest multiplier a patient could reach; thinned day by day below.
+    cap = float(RELAPSE_PER_EPISODE**3)
+    candidate = eligible & (u < hazard * cap)
     onset = np.zeros((n, days), dtype=bool)
     last = np.full(n, -(10**6), dtype=np.int64)
-    # Enforce the refractory gap day by day; vectorised across patients.
+    count = np.zeros(n, dtype=np.int64)
+    # Enforce the refractory gap and the per-episode rise day by day, across patients.
     for d in np.nonzero(candidate.any(axis=0))[0]:
-        ok = candidate[:, d] & (d - last >= RELAPSE_REFRACTORY)
+        mult = np.minimum(RELAPSE_PER_EPISODE**count, cap)
+        ok = candidate[:, d] & (d - last >= RELAPSE_REFRACTORY) & (u[:, d] < hazard[:, d] * mult)
         onset[ok, d] = True
         last[ok] = d
+        count[ok] += 1
     patient, on = np.nonzero(onset)
     k = len(patient)
     prodrome = rng.integers(PRODROME_DAYS[0], PRODROME_DAYS[1] + 1, k)
@@ -268,9 +287,6 @@ def simulate(
     day = np.arange(days, dtype=np.int64)[None, :]
     spells, dis_frailty = _disengagement(rng_disengage, cohort, days)
     _lost_to_follow_up(rng_disengage, cohort, spells)
-    eps, rel_frailty = _episodes(rng_episodes, cohort, day)
-    prodrome, episode, amplitude, sleep = _episode_grids(eps, n, days)
-    engagement, silent, fading, blocked = _engagement(spells, n, days)
 
     # Severity: personal mean improving with treatment, plus an AR(1) wobble, plus episodes.
     rng = rng_latent
@@ -279,7 +295,12 @@ def simulate(
     tau = rng.uniform(*RESPONSE_TAU, n)
     since = np.maximum(day - cohort.enrol[:, None], 0).astype(np.float32)
     mean = baseline[:, None] * (1.0 - improvement[:, None] * (1.0 - np.exp(-since / tau[:, None])))
-    severity = mean.astype(np.float32) + _ar1(rng, n, days, AR_PHI, AR_SD)
+    mean = mean.astype(np.float32)
+    # The residual severity of the treatment trajectory drives the relapse hazard.
+    eps, rel_frailty = _episodes(rng_episodes, cohort, day, mean)
+    prodrome, episode, amplitude, sleep = _episode_grids(eps, n, days)
+    engagement, silent, fading, blocked = _engagement(spells, n, days)
+    severity = mean + _ar1(rng, n, days, AR_PHI, AR_SD)
     severity += PRODROME_SEVERITY * prodrome + amplitude
     np.clip(severity, 0.0, 27.0, out=severity)
     # Anxiety tracks severity with a personal mix and its own wobble, and rises in episodes.

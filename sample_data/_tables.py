@@ -20,7 +20,10 @@ WEEKDAY_ADHERENCE = np.asarray([1.0, 1.0, 0.98, 0.96, 0.90, 0.78, 0.80], dtype=n
 ADHERENCE_BETA = (6.0, 2.0)  # personal starting adherence
 ADHERENCE_TAU = (60.0, 240.0)  # days, decay time constant
 ADHERENCE_FLOOR = (0.35, 0.60)  # share of the starting adherence kept in the long run
-EPISODE_ADHERENCE_DROP = 0.25
+# Deteriorating patients use the app less (missing not at random): check-ins and replies
+# fall by 30% at full prodrome and 45% in an episode (lower EMA compliance on low-mood
+# days is the usual finding in ambulatory-assessment studies).
+PRODROME_ADHERENCE_DROP, EPISODE_ADHERENCE_DROP = 0.30, 0.45
 SECOND_CHECKIN_P = 0.015
 EVENING_PERSON_P = 0.65
 ANXIETY_MISSING_P, ENERGY_MISSING_P, NOTE_P = 0.02, 0.04, 0.12
@@ -28,7 +31,7 @@ ANXIETY_MISSING_P, ENERGY_MISSING_P, NOTE_P = 0.02, 0.04, 0.12
 # has been no check-in in the three days before; an engaged patient often replies to the
 # text with a mood score. The reply is a check-in with mood only (an SMS has no form).
 REMINDER_AFTER_DAYS = 3
-REMINDER_REPLY_P = 0.8  # x engagement x (1 - 0.25 episode); the same in every group
+REMINDER_REPLY_P = 0.8  # x engagement x the drops above; the same in every group
 REMINDER_HOUR = 18
 
 # --- access to the app (digital-access barriers; illustrative) -------------------------
@@ -54,14 +57,30 @@ DUAL_SOURCE_P = 0.04  # owners whose phone also exports steps
 SOURCES = ("fitbit", "apple_health", "garmin", "oura")
 SOURCE_P = (0.35, 0.35, 0.15, 0.15)
 SLEEP_MISSING_P, HRV_MISSING_P, RHR_MISSING_P = 0.07, 0.05, 0.02
+# Effects of (prodrome, episode) at full intensity, of the modest size reported for
+# depressive episodes in wearable studies: a few percent of HRV, a fifth of steps, a bpm
+# or two of resting heart rate against day-to-day noise of about 3 bpm.
+STEPS_DROP = (0.12, 0.22)
+HRV_DROP = (0.06, 0.08)
+RHR_RISE = (1.5, 2.0)
+RHR_DAILY_SD = 3.0
 
 # --- questionnaires ------------------------------------------------------------------
 ASSESS_EVERY = 14
 ASSESS_JITTER = (-2, 3)  # inclusive
 ASSESS_COMPLETE_P, INTAKE_COMPLETE_P = 0.92, 0.97
-RELAPSE_EXTRA_ASSESS_P = 0.7
+RELAPSE_EXTRA_ASSESS_P = 0.25  # a recorded relapse sometimes prompts an extra questionnaire
+# Questionnaires due in a prodrome or episode are skipped more (missing not at random):
+# completion x (1 - 0.5 max(prodrome, episode)).
+ASSESS_DETERIORATION_DROP = 0.5
 GAD_SKIPPED_P = 0.04
 PHQ_ITEM_PROFILE = np.asarray([1.15, 1.2, 1.25, 1.3, 1.0, 1.0, 1.0, 0.85, 0.10])
+# Item 9 from its own ordinal model: z = -2.3 + 0.15 (severity - 10) + 1.8 episode +
+# personal N(0, 0.9) + N(0, 1); 0 below 0, 1 below 1.1, 2 below 1.8, else 3. Most positive
+# answers are "several days" with a minority of 2s and 3s, as in outpatient PHQ-9 series
+# (e.g. Simon et al. 2013); shares measured in the README.
+ITEM9_INTERCEPT, ITEM9_SEVERITY, ITEM9_EPISODE, ITEM9_PERSON_SD = -2.3, 0.15, 1.8, 0.9
+ITEM9_CUTS = (0.0, 1.1, 1.8)
 ITEM_NOISE, ITEM9_NOISE = 0.45, 0.3
 GAD_ITEM_PROFILE = np.asarray([1.2, 1.15, 1.1, 1.0, 0.8, 0.95, 0.8])
 
@@ -137,7 +156,9 @@ def checkins(
     decay = floor[:, None] + (1 - floor[:, None]) * np.exp(-since / tau[:, None])
     prob = a0[:, None] * decay
     prob *= WEEKDAY_ADHERENCE[clock.weekday(lat.day)]
-    willing = lat.engagement * (1 - EPISODE_ADHERENCE_DROP * lat.episode)
+    willing = lat.engagement * (
+        1 - PRODROME_ADHERENCE_DROP * lat.prodrome - EPISODE_ADHERENCE_DROP * lat.episode
+    )
     prob *= willing
     u = rng.random((n, days), dtype=np.float32)
     app = lat.active & (u < prob)
@@ -270,16 +291,25 @@ def wearable_daily(
         60,
         960,
     )
-    activity = (1 - 0.30 * p - 0.40 * e) * (1 - 0.012 * (s - 10)) * np.where(weekend, 0.88, 1.0)
+    activity = (1 - STEPS_DROP[0] * p - STEPS_DROP[1] * e) * (1 - 0.012 * (s - 10))
+    activity *= np.where(weekend, 0.88, 1.0)
     steps = np.clip(np.rint(steps0[pi] * activity * np.exp(rng.normal(0, 0.35, m))), 0, 60000)
     active_min = np.clip(np.rint(steps / 110 * rng.uniform(0.6, 1.4, m)), 0, 600)
     rhr = np.clip(
-        np.rint(rhr0[pi] + 5 * p + 5 * e + 0.12 * (s - 10) + rng.normal(0, 2.2, m)), 38, 130
+        np.rint(
+            rhr0[pi]
+            + RHR_RISE[0] * p
+            + RHR_RISE[1] * e
+            + 0.12 * (s - 10)
+            + rng.normal(0, RHR_DAILY_SD, m)
+        ),
+        38,
+        130,
     )
     hrv = np.clip(
         np.round(
             hrv0[pi]
-            * (1 - 0.22 * p - 0.25 * e)
+            * (1 - HRV_DROP[0] * p - HRV_DROP[1] * e)
             * (1 - 0.008 * (s - 10))
             * np.exp(rng.normal(0, 0.13, m)),
             1,
@@ -327,9 +357,9 @@ def wearable_daily(
     sj, dk = np.nonzero(sub)
     pk = dual_idx[sj]
     q = len(pk)
-    act = (1 - 0.30 * lat.prodrome[pk, dk] - 0.40 * lat.episode[pk, dk]) * np.where(
-        clock.weekday(dk) >= 5, 0.88, 1.0
-    )
+    act = (
+        1 - STEPS_DROP[0] * lat.prodrome[pk, dk] - STEPS_DROP[1] * lat.episode[pk, dk]
+    ) * np.where(clock.weekday(dk) >= 5, 0.88, 1.0)
     steps_q = np.clip(np.rint(0.8 * steps0[pk] * act * np.exp(rng.normal(0, 0.3, q))), 0, 60000)
     phone_frame = pl.DataFrame(
         [
@@ -369,7 +399,10 @@ def assessments(
     rows = np.broadcast_to(np.arange(n)[:, None], due.shape)
     eng = lat.engagement[rows, np.minimum(due, days - 1)]
     between = ASSESS_COMPLETE_P * access_multiplier(cohort, ACCESS_ASSESSMENT)
+    at_due = (rows, np.minimum(due, days - 1))
+    worse = np.maximum(lat.prodrome[at_due], lat.episode[at_due])
     p_done = np.where(np.arange(k)[None, :] == 0, INTAKE_COMPLETE_P, between[:, None]) * eng**0.7
+    p_done = p_done * (1 - ASSESS_DETERIORATION_DROP * worse)
     done = valid & (rng.random(due.shape) < p_done)
     pi, di = rows[done], due[done]
     sec = rng.integers(9 * HOUR, 21 * HOUR, len(pi))
@@ -395,6 +428,15 @@ def assessments(
     w[:, 8] *= 1 + 2.0 * lat.episode[pi, di]  # thoughts of self-harm rise in episodes
     noise = rng.normal(0, 1, (m, 9)) * np.asarray([ITEM_NOISE] * 8 + [ITEM9_NOISE])
     phq = np.clip(np.rint(t_phq[:, None] / 9 * w + noise), 0, 3).astype(np.int64)
+    person9 = rng.normal(0, ITEM9_PERSON_SD, n)
+    z9 = (
+        ITEM9_INTERCEPT
+        + ITEM9_SEVERITY * (lat.severity[pi, di] - 10)
+        + ITEM9_EPISODE * lat.episode[pi, di]
+        + person9[pi]
+        + rng.normal(0, 1, m)
+    )
+    phq[:, 8] = np.searchsorted(np.asarray(ITEM9_CUTS), z9, side="right")
     t_gad = np.clip(lat.anxiety[pi, di] + rng.normal(0, 1.0, m), 0, 21)
     gad = np.clip(
         np.rint(t_gad[:, None] / 7 * w_gad[pi] + rng.normal(0, ITEM_NOISE, (m, 7))), 0, 3

@@ -140,10 +140,10 @@ def _risk_cards(ctx, actor, view) -> None:
             st.write(f"Tier: **{card.tier}** · model {card.version} · as of {card.as_of}")
             if card.coverage_note:
                 st.warning(card.coverage_note, icon=":material/info:")
-            st.write("Raising the risk:")
+            st.write("Pointing higher:")
             for sentence in card.reasons_for:
                 st.text(f"▲ {sentence}")
-            st.write("Lowering the risk:")
+            st.write("Pointing lower:")
             for sentence in card.reasons_against:
                 st.text(f"▼ {sentence}")
             if card.history.height > 1:

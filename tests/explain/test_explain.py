@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -69,3 +70,87 @@ def test_shap_additivity_on_every_held_out_row(trained_clinic):
         assert set(table["direction"]) <= {"raises", "lowers"}
         assert table.groupby(["patient_id", "direction"])["rank"].max().max() <= 3
         assert table["sentence"].str.len().min() > 10
+
+
+def test_missing_data_coverage_and_absence_are_never_reasons():
+    nan = math.nan
+    row = dict.fromkeys(FEATURE_NAMES, 1.0) | {
+        "sleep_7d": nan,
+        "sleep_baseline": nan,
+        "sleep_delta": nan,
+        "item9_latest": 0.0,
+        "item9_positive_90d": 0.0,
+        "flags_28d": 0.0,
+        "events_180d": 0.0,
+        "episodes_so_far": 0.0,
+        "days_since_onset": nan,
+        "days_since_episode_end": nan,
+        "wear_days_14d": 0.0,
+        "sentiment_available": 0.0,
+        "days_since_assessment": 90.0,
+        "mood_7d": 4.0,
+        "mood_baseline": 6.0,
+    }
+    silent = (
+        "sleep_7d",
+        "item9_latest",
+        "flags_28d",
+        "events_180d",
+        "episodes_so_far",
+        "wear_days_14d",
+        "sentiment_available",
+        "days_since_assessment",
+    )
+    for sign in (1.0, -1.0):
+        shap_row = np.zeros(len(FEATURE_NAMES))
+        for name in silent:
+            shap_row[FEATURE_NAMES.index(name)] = 5.0 * sign
+        shap_row[FEATURE_NAMES.index("mood_7d")] = 0.1 * sign
+        out = reasons(row, shap_row)
+        # Only mood, a value the patient actually has, may be a reason.
+        assert [r.group for r in out] == ["mood"]
+    # The same groups with real values are reasons again.
+    row |= {"item9_positive_90d": 2.0, "item9_latest": 1.0, "flags_28d": 1.0}
+    shap_row = np.zeros(len(FEATURE_NAMES))
+    shap_row[FEATURE_NAMES.index("item9_positive_90d")] = 0.5
+    shap_row[FEATURE_NAMES.index("flags_28d")] = 0.3
+    assert [r.group for r in reasons(row, shap_row)] == ["item9", "flags"]
+
+
+def test_episode_history_sentence_quotes_the_patients_history():
+    row = {"episodes_so_far": 2.0, "days_since_onset": 40.0, "days_since_episode_end": 12.0}
+    assert describe("episode_history", row)[2] == (
+        "2 new episodes since enrolment; the last began 40 days ago; "
+        "well again since an episode ended 12 days ago"
+    )
+
+
+# Phrases of reasons about missing data, coverage or the absence of something.
+_NOT_A_REASON = re.compile(
+    r"^No |Too little|Too few|was 0 on the latest|No messages flagged|No recorded|"
+    r"Wearable data on|message sentiment|Last questionnaire was|No episode",
+    re.IGNORECASE,
+)
+
+
+@pytest.mark.slow
+def test_no_score_in_the_clinic_has_a_missing_data_or_absence_reason(trained_clinic):
+    settings, outcomes = trained_clinic
+    from analytics.store import DataDir, connect
+    from analytics.training import load_training_data
+
+    con = connect(__import__("pathlib").Path(":memory:"), settings=settings)
+    con.execute("ATTACH ? AS wh (READ_ONLY)", [str(DataDir(settings.data_dir).warehouse)])
+    frame = load_training_data(con, settings=settings).frame
+    con.close()
+    # Every patient-week of the clinic a model would score (all weeks, not only the last).
+    for name, outcome in outcomes.items():
+        t = outcome.trained
+        rows = frame[frame[f"eligible_{name}"].astype(bool)].reset_index(drop=True)
+        x = feature_matrix(rows, t.features)
+        table, *_ = explain_rows(t.estimator, rows, x, features=t.features)
+        assert len(table) > 1000
+        bad = table[table["sentence"].str.contains(_NOT_A_REASON)]
+        assert bad.empty, bad[["feature", "direction", "sentence"]].head(10).to_string()
+        # and nothing whose value is missing is quoted as a reason
+        assert table["value"].notna().all()

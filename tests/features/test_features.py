@@ -120,6 +120,56 @@ def test_hand_computed_features(make_warehouse):
     assert p2["days_in_care"] == 9
 
 
+def _sit(pid, day, phq, gad):
+    def items(total, n):
+        return {f"item_{i + 1}": min(3, max(0, total - 3 * i)) for i in range(n)}
+
+    return [
+        {"patient_id": pid, "completed_at": _ts(day), "instrument": "PHQ-9", **items(phq, 9)},
+        {"patient_id": pid, "completed_at": _ts(day, 10), "instrument": "GAD-7", **items(gad, 7)},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        # (episodes so far, days since onset, days since an episode ended, in an episode)
+        (10, (0, None, None, 1)),  # the presenting episode is not a new one
+        (20, (0, None, 6, 0)),  # well again on day 14
+        (30, (1, 2, 16, 1)),  # 8 -> 14 on day 28: reliable rise to caseness
+        (45, (1, 17, 3, 0)),  # well on day 42
+        (52, (2, 2, 10, 1)),  # hospitalised on day 50 while well: a new episode
+        (60, (2, 10, 4, 0)),  # well on day 56
+        (75, (2, 25, 19, 1)),  # 5 -> 10 on day 70: at caseness but not a reliable rise
+    ],
+)
+def test_episode_history_from_questionnaires_and_events(make_warehouse, day, expected):
+    assessments = (
+        _sit("p", 0, 15, 9)
+        + _sit("p", 14, 8, 5)
+        + _sit("p", 28, 14, 6)
+        + _sit("p", 42, 6, 4)
+        + _sit("p", 56, 5, 3)
+        + _sit("p", 70, 10, 3)
+    )
+    con = make_warehouse(
+        {
+            "clinicians": [{"clinician_id": "c1", "display_name": "C", "site_id": "s"}],
+            "patients": [{"patient_id": "p", "clinician_id": "c1", "enrolled_on": D0}],
+            "assessments": assessments,
+            "events": [
+                {"patient_id": "p", "occurred_at": _ts(50), "kind": "hospitalization"},
+                {"patient_id": "p", "occurred_at": _ts(51), "kind": "other"},  # not clinical
+            ],
+        }
+    )
+    build_features(con, as_of=D0 + timedelta(days=day))
+    row = con.execute(
+        "SELECT episodes_so_far, days_since_onset, days_since_episode_end, in_episode FROM features"
+    ).fetchone()
+    assert row == tuple(None if v is None else float(v) for v in expected)
+
+
 def test_every_feature_is_documented_and_built(make_warehouse):
     con = make_warehouse(_clinic())
     build_features(con, as_of=AS_OF)

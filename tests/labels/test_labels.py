@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from analytics.features import build_features
-from analytics.labels import build_labels
+from analytics.labels import build_labels, relapse_status
 from analytics.settings import Settings
 
 D0 = date(2026, 3, 1)
@@ -98,26 +98,74 @@ def test_engagement_drop_needs_engagement_and_a_silent_window(make_warehouse):
     assert labels["texts"][1] == 0
 
 
+def _sitting(pid, day, phq, gad):
+    return [_phq(pid, day, phq), _gad(pid, day, gad)]
+
+
 @pytest.mark.parametrize(
-    ("before", "after", "expected"),
+    ("after", "confirm", "expected"),
     [
-        (5, 11, 1),  # up 6, reaching 10 or more
-        (3, 9, 0),  # up 6 but below 10
-        (8, 13, 0),  # up 5
-        (None, 20, 0),  # no questionnaire on or before the date to compare with
+        (11, 12, 1),  # up 6 to caseness, the next questionnaire still at caseness
+        (11, 6, 0),  # the next one is below caseness: a blip, not an episode
+        (11, None, None),  # no questionnaire after it: cannot be confirmed, unknown
+        (9, 9, 0),  # up 5 and below caseness
+        (10, 10, 0),  # at caseness but up only 5: not reliable deterioration
     ],
 )
-def test_relapse_by_phq9_reliable_deterioration(make_warehouse, before, after, expected):
-    assessments = [_phq("p", 50, after)] + ([_phq("p", 30, before)] if before is not None else [])
+def test_relapse_is_confirmed_reliable_deterioration_to_caseness(
+    make_warehouse, after, confirm, expected
+):
+    assessments = _sitting("p", 30, 5, 3) + _sitting("p", 50, after, 3)
+    if confirm is not None:
+        assessments += _sitting("p", 62, confirm, 3)
     labels = _labels(make_warehouse, {"p": {}}, assessments=assessments)
     assert labels["p"][0] == expected
 
 
-@pytest.mark.parametrize(("before", "after", "expected"), [(6, 10, 1), (5, 9, 0), (7, 10, 0)])
-def test_relapse_by_gad7_reliable_deterioration(make_warehouse, before, after, expected):
-    assessments = [_gad("p", 30, before), _gad("p", 60, after)]
+@pytest.mark.parametrize(
+    ("after", "then", "expected"),
+    [
+        (8, 9, 1),  # 4 -> 8: up 4 and at caseness, confirmed
+        (7, 5, 0),  # 4 -> 7: neither
+        (7, 9, None),  # a deterioration on day 64 with nothing after it to confirm it
+    ],
+)
+def test_relapse_by_gad7_reliable_deterioration_to_caseness(make_warehouse, after, then, expected):
+    assessments = _sitting("p", 30, 3, 4) + _sitting("p", 50, 4, after) + _sitting("p", 64, 4, then)
     labels = _labels(make_warehouse, {"p": {}}, assessments=assessments)
     assert labels["p"][0] == expected
+
+
+def test_patients_in_an_episode_or_without_a_recent_questionnaire_get_no_label(make_warehouse):
+    assessments = (
+        _sitting("episode", 30, 14, 5)  # PHQ-9 at caseness: in an episode
+        + _sitting("anxious", 30, 4, 9)  # GAD-7 at caseness
+        + _sitting("event_since", 30, 3, 3)  # well, then a crisis contact after it
+        + [_phq(p, 60, 20) for p in ("episode", "anxious", "event_since", "never")]
+    )
+    events = [{"patient_id": "event_since", "occurred_at": _ts(35), "kind": "crisis_contact"}]
+    labels = _labels(
+        make_warehouse,
+        {"episode": {}, "anxious": {}, "event_since": {}, "never": {}},
+        assessments=assessments,
+        events=events,
+    )
+    assert {p: labels[p][0] for p in ("episode", "anxious", "event_since", "never")} == {
+        "episode": None,
+        "anxious": None,
+        "event_since": None,
+        "never": None,
+    }
+
+
+def test_relapse_status_rule():
+    assert relapse_status(0.0, 10.0) == "well"
+    assert relapse_status(0.0, 56.0) == "well"
+    assert relapse_status(0.0, 57.0) == "unknown"  # too old to say the patient is well now
+    assert relapse_status(1.0, 3.0) == "in an episode"
+    assert relapse_status(1.0, None) == "in an episode"
+    assert relapse_status(None, None) == "unknown"
+    assert relapse_status(float("nan"), 3.0) == "unknown"
 
 
 @pytest.mark.parametrize(
@@ -125,19 +173,43 @@ def test_relapse_by_gad7_reliable_deterioration(make_warehouse, before, after, e
     [
         ("hospitalization", 60, 1),
         ("self_harm", 68, 1),  # t + 28: the last day of the window
-        ("crisis_contact", 69, 0),  # t + 29: outside
-        ("relapse", 40, 0),  # on the as-of date: known, so not a future outcome
+        ("crisis_contact", 69, 0),  # t + 29: outside (a questionnaire in the window: known)
         ("other", 50, 0),
     ],
 )
 def test_relapse_by_recorded_event(make_warehouse, kind, day, expected):
     events = [{"patient_id": "p", "occurred_at": _ts(day), "kind": kind}]
-    labels = _labels(make_warehouse, {"p": {}}, events=events)
+    assessments = _sitting("p", 30, 4, 3) + _sitting("p", 55, 4, 3)
+    labels = _labels(make_warehouse, {"p": {}}, events=events, assessments=assessments)
     assert labels["p"][0] == expected
+
+
+def test_a_window_with_no_questionnaire_and_no_event_is_unknown_not_negative(make_warehouse):
+    checkins = [{"patient_id": "p", "checked_in_at": _ts(d), "mood": 7} for d in range(35, 70)]
+    labels = _labels(
+        make_warehouse, {"p": {}}, assessments=_sitting("p", 30, 4, 3), checkins=checkins
+    )
+    assert labels["p"][0] is None
+
+
+def test_an_event_before_discharge_counts_and_silence_before_discharge_is_censored(
+    make_warehouse,
+):
+    discharged = {"discharged_on": D0 + timedelta(days=50)}
+    labels = _labels(
+        make_warehouse,
+        {"event": discharged, "quiet": discharged},
+        assessments=_sitting("event", 30, 4, 3) + _sitting("quiet", 30, 4, 3),
+        events=[{"patient_id": "event", "occurred_at": _ts(45), "kind": "self_harm"}],
+    )
+    assert labels["event"][0] == 1
+    assert labels["quiet"][0] is None
 
 
 def test_censoring_at_discharge_and_at_the_end_of_the_data(make_warehouse):
     checkins = [{"patient_id": p, "checked_in_at": _ts(39), "mood": 5} for p in ("a", "b", "c")]
+    assessments = [a for p in ("a", "b", "c") for a in _sitting(p, 30, 4, 3)]
+    assessments += _sitting("c", 55, 4, 3)
     labels = _labels(
         make_warehouse,
         {
@@ -146,6 +218,7 @@ def test_censoring_at_discharge_and_at_the_end_of_the_data(make_warehouse):
             "c": {},
         },
         checkins=checkins,
+        assessments=assessments,
     )
     assert labels["a"] == (None, None)
     assert labels["b"] == (None, 1)
@@ -156,8 +229,21 @@ def test_censoring_at_discharge_and_at_the_end_of_the_data(make_warehouse):
             "clinicians": [{"clinician_id": "c1", "display_name": "C", "site_id": "s"}],
             "patients": [{"patient_id": "c", "clinician_id": "c1", "enrolled_on": D0}],
             "checkins": checkins[2:],
+            "assessments": _sitting("c", 30, 4, 3),
         }
     )
     build_features(con, as_of=AS_OF)
     build_labels(con, settings=Settings(), data_end=AS_OF + timedelta(days=20))
     assert con.execute("SELECT relapse_risk, engagement_drop FROM labels").fetchall() == [(None, 1)]
+
+
+def test_deterioration_is_judged_from_the_usual_well_level_not_one_low_score(make_warehouse):
+    # PHQ-9 8 then a low 3: a return to 10-11 is +7 on the latest but +2-3 on the usual
+    # well level (8), so it is regression to the patient's usual, not a new episode.
+    assessments = (
+        _sitting("p", 20, 8, 3)
+        + _sitting("p", 35, 3, 3)
+        + _sitting("p", 50, 10, 3)
+        + _sitting("p", 62, 11, 3)
+    )
+    assert _labels(make_warehouse, {"p": {}}, assessments=assessments)["p"][0] == 0

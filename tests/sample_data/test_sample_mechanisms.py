@@ -123,7 +123,8 @@ def test_questionnaires_come_about_every_two_weeks_and_track_severity(medium):
     gaps = phq.with_columns(
         (pl.col("completed_at").diff().over("patient_id").dt.total_hours() / 24).alias("gap")
     )["gap"].drop_nulls()
-    assert 13 <= gaps.median() <= 15
+    # Skipped questionnaires (fewer in deterioration) lengthen some gaps.
+    assert 13 <= gaps.median() <= 16
     joined = phq.with_columns(pl.col("completed_at").dt.date().alias("date")).join(
         truth.daily, on=["patient_id", "date"]
     )
@@ -222,14 +223,15 @@ def signals(medium):
 
 def test_relapse_is_preceded_by_wearable_and_mood_changes(signals):
     assert signals["hrv_rmssd_ms"].height >= 100
-    assert signals["hrv_rmssd_ms"]["rel"].mean() < -0.07
-    assert signals["steps"]["rel"].mean() < -0.10
-    assert signals["resting_hr"]["diff"].mean() > 1.5
+    # Effects of realistic (small) size: a few percent of HRV, a bpm of resting HR.
+    assert signals["hrv_rmssd_ms"]["rel"].mean() < -0.02
+    assert signals["steps"]["rel"].mean() < -0.04
+    assert signals["resting_hr"]["diff"].mean() > 0.5
     assert signals["mood"]["diff"].mean() < -0.5
     # Sleep moves in the episode's own direction: less for most, much more for some.
     sleep = signals["sleep_minutes"]
     signed = sleep["diff"] * sleep["sleep_shift_minutes"].sign()
-    assert signed.mean() > 25
+    assert signed.mean() > 15
     assert (sleep["sleep_shift_minutes"] > 0).any() and (sleep["sleep_shift_minutes"] < 0).any()
 
 
@@ -238,7 +240,7 @@ def test_the_signal_is_specific_to_relapse(signals):
     # so relapse must stand out against that background, not just against zero.
     assert signals["placebo_hrv"].height >= 100
     assert abs(signals["placebo_hrv"]["rel"].mean()) < 0.03
-    assert signals["hrv_rmssd_ms"]["rel"].mean() < signals["placebo_hrv"]["rel"].mean() - 0.08
+    assert signals["hrv_rmssd_ms"]["rel"].mean() < signals["placebo_hrv"]["rel"].mean() - 0.025
     assert signals["placebo_mood"]["diff"].mean() > -0.1
     assert signals["mood"]["diff"].mean() < signals["placebo_mood"]["diff"].mean() - 0.8
 
@@ -294,7 +296,8 @@ def test_relapse_raises_questionnaires_and_produces_events(medium):
     rise = change["peak"] - change["before"]
     assert rise.mean() >= 6
     reliable = ((rise >= 6) & (change["peak"] >= 10)).mean()
-    assert reliable >= 0.7
+    # Deteriorating patients skip questionnaires, so fewer episodes show it (was 75%).
+    assert reliable >= 0.55
 
     kinds = tables["events"]["kind"].value_counts()
     counts = dict(zip(kinds["kind"], kinds["count"], strict=True))

@@ -6,12 +6,13 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from analytics import audit
 from analytics.cli import main
 from analytics.pipeline import refresh
-from analytics.scoring import tiers
+from analytics.scoring import clinic_tiers, not_scored_status, tiers
 from analytics.store import DataDir, open_snapshot, open_workspace
 
 TABLES = (
@@ -28,6 +29,28 @@ TABLES = (
 def test_tiers_from_thresholds():
     got = tiers([0.05, 0.2, 0.3, 0.9], {"high": 0.3, "medium": 0.2})
     assert got.tolist() == ["low", "medium", "high", "high"]
+
+
+def test_engagement_tiers_are_ranks_within_the_clinic():
+    p = np.linspace(0.01, 0.5, 50)  # 50 patients: top 5 high, next 5 medium
+    got = clinic_tiers(p[::-1])
+    assert list(got[:5]) == ["high"] * 5
+    assert list(got[5:10]) == ["medium"] * 5
+    assert set(got[10:]) == {"low"}
+    # ties share the higher tier; a clinic of one is in its own top 10%
+    assert list(clinic_tiers(np.full(4, 0.2))) == ["high"] * 4
+    assert list(clinic_tiers(np.array([0.01]))) == ["high"]
+
+
+def test_not_scored_patients_get_a_status_and_a_prompt():
+    tier, note = not_scored_status(
+        "engagement_drop", {"days_since_checkin": 23.0, "days_since_message": 19.0}
+    )
+    assert tier == "already disengaged" and "for 19 days" in note and "reaching out" in note
+    tier, note = not_scored_status("relapse_risk", {"in_episode": 1.0})
+    assert tier == "in an episode" and note.startswith("In an episode")
+    tier, _ = not_scored_status("relapse_risk", {"in_episode": 0.0, "days_since_assessment": 90})
+    assert tier == "unknown"
 
 
 def test_refresh_without_models_has_empty_tables_and_says_why(base_clinic, write_csv):
@@ -83,8 +106,18 @@ def test_every_active_patient_is_scored_with_reasons(scored):
             assert n == distinct == result.active_patients
             assert vmin == vmax == outcome.version
             assert 0 < high < n and high_without_reason == 0
-            if model == "relapse_risk":
-                assert with_p == n
+            # Patients a model does not apply to get a status and a note, never a bare None.
+            unscored = con.execute(
+                """SELECT tier, count(*), count(coverage_note) FROM predictions
+                   WHERE model = ? AND probability IS NULL GROUP BY tier""",
+                [model],
+            ).fetchall()
+            expected = (
+                {"in an episode", "unknown"} if model == "relapse_risk" else {"already disengaged"}
+            )
+            assert {t for t, _, _ in unscored} <= expected
+            assert all(k == notes for _, k, notes in unscored)
+            assert with_p + sum(k for _, k, _ in unscored) == n and with_p > 0
             expl = con.execute(
                 """SELECT count(DISTINCT patient_id) FROM explanations WHERE model = ?""", [model]
             ).fetchall()[0][0]
