@@ -7,6 +7,7 @@ import streamlit as st
 
 from analytics import views
 from dashboard import charts
+from dashboard.format import plain
 
 
 def _pct(value) -> str:
@@ -17,7 +18,8 @@ def render() -> None:
     ctx, actor = st.session_state["ctx"], st.session_state["actor"]
     o = views.clinic_overview(ctx, actor)
     st.title("Clinic overview")
-    st.caption(f"Sites: {', '.join(o.sites)} · data as of {o.as_of} · {o.suppressed_note}")
+    sites = ", ".join(plain(site) for site in o.sites)
+    st.caption(f"Sites: {sites} · data as of {o.as_of} · {o.suppressed_note}")
     t = o.totals
     c = st.columns(4)
     c[0].metric(
