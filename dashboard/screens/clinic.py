@@ -80,7 +80,12 @@ def render() -> None:
 
 
 def _table(frame: pl.DataFrame) -> pl.DataFrame:
-    rates = ["reliable_improvement_rate", "recovery_rate", "wearable_coverage_rate"]
+    rates = [
+        "engaged_7d_rate",
+        "reliable_improvement_rate",
+        "recovery_rate",
+        "wearable_coverage_rate",
+    ]
     return (
         frame.with_columns([(pl.col(r) * 100).round(0).alias(r) for r in rates])
         .with_columns(
