@@ -625,3 +625,35 @@ def test_duplicate_header_names_are_positions_not_values(staffed, tmp_path):
     path.write_text("Jane Doe,Jane Doe,x\n1,2,3\n")
     summary = ingest([path], settings=staffed).files[0]
     assert "columns 1 and 2" in summary.message and "Jane" not in summary.message
+
+
+@pytest.mark.attack(9)
+def test_fairness_report_csv_neutralises_names_from_the_data(tmp_path, monkeypatch):
+    import csv as csv_module
+
+    import numpy as np
+    import polars as pl
+
+    monkeypatch.setenv("CASELOAD_DATA_DIR", str(tmp_path / "absent"))
+    rng = np.random.default_rng(0)
+    n = 600
+    signal = rng.normal(0, 1, n)
+    # Both the column name and its values come from the file being audited.
+    column, payload = "@SUM(1+1)", '=HYPERLINK("http://evil.example","x")'
+    pl.DataFrame(
+        {
+            "relapse": (rng.random(n) < 1 / (1 + np.exp(-2 * signal))).astype(np.int8),
+            "risk": 1 / (1 + np.exp(-2 * signal)),
+            column: rng.choice([payload, "female"], n),
+        }
+    ).write_csv(tmp_path / "preds.csv")
+    out = tmp_path / "report.csv"
+    args = ["audit", "--predictions", str(tmp_path / "preds.csv"), "--label", "relapse"]
+    args += ["--score", "risk", "--attributes", column, "--n-boot", "10", "--out", str(out)]
+    assert main(args) == 0
+    cells = [c for row in csv_module.reader(out.open()) for c in row]
+    assert any(c.startswith("'@SUM(1+1)") for c in cells)
+    formulas = [
+        c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and not c[1:2].isdigit())
+    ]
+    assert formulas == []
