@@ -7,6 +7,12 @@ through these checks, so no page, CLI verb or future API can skip them.
 - admin: data operations (ingest history, quarantine, counts), no patient views.
 
 A denied read raises :class:`AccessDenied` and is recorded in the audit trail.
+
+Deactivation (``clinicians.active = false``) takes effect at the next request, not the
+next refresh: ingest copies each clinician's active flag into the workspace
+(``clinician_status``), and every check here reads it there. The workspace is the store
+that is live and safe to read while a pipeline run holds the warehouse; the snapshot
+would lag until the next refresh.
 """
 
 from __future__ import annotations
@@ -14,13 +20,22 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 import duckdb
 
 from analytics import audit
-from analytics.keys import clinician_pseudonym, patient_pseudonym, pseudonym_key
-from analytics.settings import Settings
+from analytics.keys import clinician_pseudonym, load_key, patient_pseudonym, pseudonym_key
+from analytics.settings import Settings, audit_anchor_path, audit_key_path
 from analytics.store import DataDir, open_snapshot, open_workspace
+
+# Emails are compared with case and every space removed, the same fold ingest uses to
+# keep them unique.
+EMAIL_FOLD_SQL = "lower(regexp_replace({}, '\\s', '', 'g'))"
+
+
+def fold_email(email: str) -> str:
+    return "".join(email.split()).lower()
 
 
 class Role(StrEnum):
@@ -58,9 +73,16 @@ class Context:
     pseudonym_key: bytes
     audit_key: bytes
     snapshot_id: str
+    # Signed checkpoints of the audit chain are appended here (see analytics.audit).
+    audit_anchor: Path | None = None
+    # Set by the CLI: the operating-system account that ran the command, recorded on every
+    # audit entry next to the identity it claimed with --as.
+    os_user: str | None = None
 
     @classmethod
-    def open(cls, settings: Settings, *, check_same_thread: bool = True) -> Context:
+    def open(
+        cls, settings: Settings, *, check_same_thread: bool = True, os_user: str | None = None
+    ) -> Context:
         """Open the serving snapshot (read-only) and the workspace.
 
         ``check_same_thread=False`` lets a caller that runs its steps on different threads
@@ -73,8 +95,10 @@ class Context:
             snapshot=snapshot,
             workspace=open_workspace(data_dir, check_same_thread=check_same_thread),
             pseudonym_key=pseudonym_key(data_dir.root),
-            audit_key=audit.audit_key(data_dir.root),
+            audit_key=load_key(audit_key_path(settings)),
             snapshot_id=info.snapshot_id,
+            audit_anchor=audit_anchor_path(settings),
+            os_user=os_user,
         )
 
     def close(self) -> None:
@@ -102,28 +126,64 @@ class Context:
         audit.record(
             self.workspace,
             self.audit_key,
-            actor=actor.user,
+            actor=actor.user if self.os_user is None else f"{actor.user} via cli:{self.os_user}",
             role=actor.role.value,
             action=action,
             target=target,
             patient_key=self.pseudonym(patient_id) if patient_id else None,
             outcome=outcome,
             detail=detail,
+            anchor=self.audit_anchor,
         )
+
+
+def deactivated(ctx: Context, clinician_id: str | None) -> bool:
+    """Whether the clinician is deactivated now (the workspace copy ingest keeps live)."""
+    if clinician_id is None:
+        return False
+    row = ctx.workspace.execute(
+        "SELECT active FROM clinician_status WHERE clinician_id = ?", [clinician_id]
+    ).fetchone()
+    return row is not None and row[0] == "false"
 
 
 def actor_for_email(ctx: Context, email: str) -> Actor:
-    """Map a signed-in email to a clinician and role via the clinicians table."""
-    row = ctx.snapshot.execute(
-        "SELECT clinician_id, role, site_id FROM clinicians WHERE lower(trim(email)) = lower(trim(?))",
-        [email],
-    ).fetchone()
-    if row is None:
+    """Map a signed-in email to a clinician and role via the clinicians table.
+
+    Emails match ignoring case and spaces. Two clinicians matching one email (possible
+    only in data ingested before emails were kept unique) match nobody, rather than
+    whichever row comes first; a deactivated clinician matches nobody either.
+    """
+    actor = lookup_email(ctx.snapshot, email)
+    if deactivated(ctx, actor.clinician_id):
+        raise UnknownUser("this account has been deactivated; ask an administrator")
+    return actor
+
+
+def lookup_email(con: duckdb.DuckDBPyConnection, email: str) -> Actor:
+    """The one clinician whose email folds to ``email`` in ``con``'s clinicians table."""
+    try:
+        rows = con.execute(
+            "SELECT clinician_id, role, site_id, "
+            "coalesce(CAST(active AS VARCHAR), 'true') FROM clinicians WHERE "
+            f"{EMAIL_FOLD_SQL.format('email')} = ?",
+            [fold_email(email)],
+        ).fetchall()
+    except duckdb.BinderException:  # a store made before clinicians.active existed
+        rows = con.execute(
+            "SELECT clinician_id, role, site_id, 'true' FROM clinicians WHERE "
+            f"{EMAIL_FOLD_SQL.format('email')} = ?",
+            [fold_email(email)],
+        ).fetchall()
+    if len(rows) != 1:
         raise UnknownUser(
             "this sign-in is not linked to anyone in this clinic; ask an administrator to "
             "add your email to the clinicians list"
+            + (" (it matches more than one clinician)" if rows else "")
         )
-    clinician_id, role, site = row
+    clinician_id, role, site, active = rows[0]
+    if active == "false":
+        raise UnknownUser("this account has been deactivated; ask an administrator")
     return Actor(user=email, role=Role(role), clinician_id=clinician_id, sites=frozenset([site]))
 
 
@@ -139,7 +199,10 @@ def actor_for_clinician(ctx: Context, clinician_id: str) -> Actor:
 
 
 def require_role(ctx: Context, actor: Actor, *roles: Role, action: str) -> None:
-    """Refuse (and record) unless the actor has one of ``roles``."""
+    """Refuse (and record) unless the actor has one of ``roles`` and is still active."""
+    if deactivated(ctx, actor.clinician_id):
+        ctx.record(actor, action, outcome="denied", detail="deactivated")
+        raise AccessDenied("this account has been deactivated; ask an administrator")
     if actor.role not in roles:
         ctx.record(actor, action, outcome="denied", detail=f"role {actor.role.value} not allowed")
         allowed = ", ".join(r.value for r in roles)

@@ -16,6 +16,14 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from analytics.files import (
+    csv_safe_row,
+    open_private,
+    private_dir,
+    private_umask,
+    refuse_symlink,
+    write_private,
+)
 from analytics.settings import Settings, default_data_dir, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -29,26 +37,112 @@ def _err(message: str) -> None:
     print(f"caseload: {message}", file=sys.stderr)
 
 
-def _record_cli(data_dir, *, action: str, target: str, detail: dict) -> None:
-    """Audit an access made from the command line, as the operator's OS user."""
+def _os_user() -> str:
     import getpass
 
-    from analytics import audit
-    from analytics.store import open_workspace
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers): the numeric uid
+        return f"uid {os.getuid()}"
 
-    ws = open_workspace(data_dir)
+
+def _record_cli(
+    settings: Settings,
+    *,
+    action: str,
+    target: str,
+    detail: dict,
+    actor: str | None = None,
+    role: str = "cli",
+    outcome: str = "allowed",
+) -> None:
+    """Audit an access made from the command line, naming the operator's OS user."""
+    from analytics import audit
+    from analytics.keys import load_key
+    from analytics.settings import audit_anchor_path, audit_key_path
+    from analytics.store import DataDir, open_workspace
+
+    ws = open_workspace(DataDir(settings.data_dir))
+    who = f"cli:{_os_user()}" if actor is None else f"{actor} via cli:{_os_user()}"
     try:
         audit.record(
             ws,
-            audit.audit_key(data_dir.root),
-            actor=f"cli:{getpass.getuser()}",
-            role="cli",
+            load_key(audit_key_path(settings)),
+            actor=who,
+            role=role,
             action=action,
             target=target,
             detail=json.dumps(detail, sort_keys=True),
+            outcome=outcome,
+            anchor=audit_anchor_path(settings),
         )
     finally:
         ws.close()
+
+
+def _cli_actor(settings: Settings, con, email: str | None, *, action: str, roles: tuple[str, ...]):
+    """The clinician ``--as`` names, checked for one of ``roles``; refusals are audited.
+
+    Shell access to the data directory is access to everything in it (README, "Who can
+    see what"): ``--as`` is what the person claims, so the audit trail records it next
+    to the operating-system account that ran the command.
+    """
+    from analytics.access import AccessDenied, UnknownUser, lookup_email
+
+    if not email:
+        _record_cli(
+            settings,
+            action=action,
+            target="command line",
+            detail={"reason": "no --as"},
+            outcome="denied",
+        )
+        raise AccessDenied(
+            f"{action.replace('_', ' ')} needs --as EMAIL: the sign-in email of a "
+            f"{' or '.join(roles)} (the attempt was recorded)"
+        )
+    try:
+        actor = lookup_email(con, email)
+    except UnknownUser:
+        _record_cli(
+            settings, action=action, target="command line", detail={"reason": "unknown --as"},
+            outcome="denied",
+        )  # fmt: skip
+        raise
+    if actor.role.value not in roles:
+        _record_cli(
+            settings,
+            action=action,
+            target="command line",
+            detail={"reason": f"role {actor.role.value} not allowed"},
+            actor=actor.user,
+            role=actor.role.value,
+            outcome="denied",
+        )
+        raise AccessDenied(
+            f"{action.replace('_', ' ')} is for {' or '.join(roles)} only; --as "
+            f"{actor.role.value} (the attempt was recorded)"
+        )
+    if _deactivated(settings, actor.clinician_id):
+        _record_cli(
+            settings, action=action, target="command line", detail={"reason": "deactivated"},
+            actor=actor.user, role=actor.role.value, outcome="denied",
+        )  # fmt: skip
+        raise AccessDenied("this account has been deactivated (the attempt was recorded)")
+    return actor
+
+
+def _deactivated(settings: Settings, clinician_id: str | None) -> bool:
+    from analytics.store import DataDir, open_workspace
+
+    ws = open_workspace(DataDir(settings.data_dir))
+    try:
+        row = ws.execute(
+            "SELECT active FROM clinician_status WHERE clinician_id = ?", [clinician_id]
+        ).fetchone()
+    finally:
+        ws.close()
+    return row is not None and row[0] == "false"
 
 
 # --- ingest ----------------------------------------------------------------------------
@@ -106,6 +200,18 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     con = connect(data_dir.warehouse, settings=settings, read_only=True)
     try:
         if args.export:
+            # The export holds raw rows: names and message text. An admin's job.
+            actor = _cli_actor(
+                settings, con, args.as_email, action="export_quarantine", roles=("admin",)
+            )
+            _record_cli(
+                settings,
+                action="export_quarantine",
+                target=Path(args.export).name,
+                detail={"table": args.table or "all"},
+                actor=actor.user,
+                role=actor.role.value,
+            )
             paths = export_quarantine(con, Path(args.export), table=args.table)
             for p in paths:
                 print(f"wrote {p}")
@@ -133,7 +239,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     from analytics.pipeline import refresh
 
     settings = _settings(args)
-    as_of = date.fromisoformat(args.as_of) if args.as_of else None
+    as_of = args.as_of
     started = time.perf_counter()
     result = refresh(settings=settings, as_of=as_of, full=args.full)
     print(
@@ -204,10 +310,19 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from analytics.ingest import ingest
     from analytics.pipeline import refresh
+    from analytics.server import DEMO_MARKER, DEMO_TEXT, is_demo_dir
     from analytics.store import DataDir, current_snapshot
     from sample_data.generator import ClinicSpec, generate, write_clinic
 
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir() / "demo"
+    # Only a directory demo made itself (its DEMO marker written before anything else) is
+    # ever rebuilt, reused or served as a demo: pointed at a real clinic, demo refuses.
+    if _holds_anything(data_dir) and not is_demo_dir(data_dir):
+        _err(
+            f"{data_dir} holds data that `caseload demo` did not build; refusing to use it "
+            "as a demo (choose a new --data-dir; nothing was changed)"
+        )
+        return EXIT_BAD_INPUT
     if data_dir.exists() and args.rebuild:
         shutil.rmtree(data_dir)
     if current_snapshot(DataDir(data_dir)) is not None and not args.rebuild:
@@ -218,12 +333,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             patients=args.patients, days=args.days, seed=args.seed, end_date=args.end_date
         )
         DataDir(data_dir).ensure()
+        write_private(data_dir / DEMO_MARKER, DEMO_TEXT)
         # The generator writes New York local times; read naive ones the same way.
-        (data_dir / "settings.toml").write_text(
-            f'clinic_timezone = "{spec.timezone}"\n', encoding="utf-8"
-        )
+        write_private(data_dir / "settings.toml", f'clinic_timezone = "{spec.timezone}"\n')
         settings = load_settings(data_dir)
-        files_dir = data_dir / "demo-files"
+        files_dir = private_dir(data_dir / "demo-files")
         write_clinic(generate(spec), files_dir, fmt="csv")
         print(
             f"generated {args.patients:,} synthetic patients x {args.days} days "
@@ -242,7 +356,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"published a snapshot as of {refreshed.as_of}: {refreshed.patients:,} patients, "
             f"{refreshed.active_patients:,} active; built in {time.perf_counter() - started:.1f} s"
         )
-    (data_dir / DEMO_MARKER).write_text("synthetic demo clinic\n", encoding="utf-8")
     print(f"data directory: {data_dir}")
     if args.no_serve:
         print(f"next: caseload serve --data-dir {data_dir}")
@@ -250,21 +363,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _serve(data_dir, args.port)
 
 
-# A data directory built by `caseload demo` holds only synthetic data; only there does the
-# app offer the demo identity picker instead of sign-in.
-DEMO_MARKER = "DEMO"
+def _holds_anything(path: Path) -> bool:
+    return path.is_dir() and any(path.iterdir())
 
 
 def _serve(data_dir: Path, port: int | None) -> int:
     import socket
 
-    from analytics.server import serve
+    from analytics.server import is_demo_dir, serve
 
     if port is None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-    return serve(data_dir=data_dir, port=port, demo=(data_dir / DEMO_MARKER).is_file())
+    return serve(data_dir=data_dir, port=port, demo=is_demo_dir(data_dir))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -276,26 +388,34 @@ def cmd_audit_log(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from analytics import audit
+    from analytics.settings import audit_anchor_path, audit_key_path
     from analytics.store import DataDir, open_workspace
 
-    data_dir = DataDir(_settings(args).data_dir)
+    settings = _settings(args)
+    data_dir = DataDir(settings.data_dir)
+    if args.action == "verify":
+        # Opened read-only: verifying must not create the directory, workspace or key.
+        result = audit.verify_data_dir(
+            data_dir.root, key_file=audit_key_path(settings), anchor=audit_anchor_path(settings)
+        )
+        if result.ok:
+            print(f"audit log: {result.entries:,} entries, chain intact and anchored")
+            return EXIT_OK
+        where = f" at entry {result.seq}" if result.seq is not None else ""
+        _err(f"audit log check FAILED{where}: {result.problem}")
+        return EXIT_FAILED
+    if not data_dir.root.is_dir():
+        _err(f"the data directory {data_dir.root} does not exist")
+        return EXIT_BAD_INPUT
     ws = open_workspace(data_dir)
     try:
-        if args.action == "verify":
-            result = audit.verify(ws, audit.audit_key(data_dir.root))
-            if result.ok:
-                print(f"audit log: {result.entries:,} entries, chain intact")
-                return EXIT_OK
-            _err(f"audit log check FAILED at entry {result.seq}: {result.problem}")
-            return EXIT_FAILED
         lines = (
             json.dumps(asdict(e), sort_keys=True) + "\n"
             for e in audit.entries(ws, since=args.since)
         )
         if args.out:
-            with open(args.out, "w", encoding="utf-8") as out:
+            with open_private(args.out) as out:
                 out.writelines(lines)
-            os.chmod(args.out, 0o600)
         else:
             sys.stdout.writelines(lines)
         return EXIT_OK
@@ -376,7 +496,7 @@ def _record_audit(args: argparse.Namespace, settings: Settings, result, fmt: str
         "out": Path(args.out).name if args.out else None,
     }
     _record_cli(
-        data_dir, action="fairness_audit", target=Path(args.predictions).name, detail=detail
+        settings, action="fairness_audit", target=Path(args.predictions).name, detail=detail
     )
 
 
@@ -465,8 +585,14 @@ def cmd_predictions(args: argparse.Namespace) -> int:
     settings = _settings(args)
     data_dir = DataDir(settings.data_dir)
     fmt = args.format or ("json" if args.out and args.out.endswith(".json") else "csv")
+    if args.out:
+        refuse_symlink(args.out)
     info, con = open_snapshot(data_dir, settings=settings)
     try:
+        # Every patient's risk scores by patient id: a data operation, an admin's.
+        actor = _cli_actor(
+            settings, con, args.as_email, action="export_predictions", roles=("admin",)
+        )
         where = "WHERE model = $model" if args.model else ""
         rel = con.execute(
             f"""SELECT {", ".join(PREDICTION_COLUMNS)} FROM predictions {where}
@@ -485,7 +611,7 @@ def cmd_predictions(args: argparse.Namespace) -> int:
     ]
     # Recorded before anything is written: an export of patient data is an access.
     _record_cli(
-        data_dir,
+        settings,
         action="export_predictions",
         target=f"snapshot {info.snapshot_id}",
         detail={
@@ -494,6 +620,8 @@ def cmd_predictions(args: argparse.Namespace) -> int:
             "format": fmt,
             "out": Path(args.out).name if args.out else "stdout",
         },
+        actor=actor.user,
+        role=actor.role.value,
     )
 
     def write(out) -> None:
@@ -503,7 +631,7 @@ def cmd_predictions(args: argparse.Namespace) -> int:
         else:
             writer = csv.DictWriter(out, fieldnames=PREDICTION_COLUMNS, lineterminator="\n")
             writer.writeheader()
-            writer.writerows(records)
+            writer.writerows(csv_safe_row(r) for r in records)
 
     if not args.out:
         try:
@@ -513,45 +641,61 @@ def cmd_predictions(args: argparse.Namespace) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     # Owner-only from the moment it exists: it holds patient ids and risk scores.
-    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.chmod(args.out, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+    with open_private(args.out, newline="") as out:
         write(out)
     print(f"wrote {len(records):,} predictions to {args.out}", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """``caseload export research``: the de-identified research export."""
-    import getpass
+    """``caseload export research``: the de-identified research export.
 
-    from analytics.access import AccessDenied, Actor, Context, Role, UnknownUser, actor_for_email
-    from analytics.export import OutputNotEmpty, export_research
+    ``--as`` is required: the export runs as a named researcher or admin, recorded with
+    the operating-system account, never as an implicit administrator.
+    """
+    from analytics.access import AccessDenied, Context, actor_for_email
+    from analytics.export import ExportBlocked, OutputNotEmpty, export_research
 
     settings = _settings(args)
-    if args.as_email:
-        ctx = Context.open(settings)
-        try:
-            actor = actor_for_email(ctx, args.as_email)
-        except UnknownUser as exc:
-            _err(str(exc))
-            return EXIT_BAD_INPUT
-        finally:
-            ctx.close()
-    else:
-        # The operator of the CLI can read the data directory anyway: an admin.
-        actor = Actor(user=f"cli:{getpass.getuser()}", role=Role.ADMIN)
+    if not args.as_email:
+        _record_cli(
+            settings,
+            action="export_research",
+            target="command line",
+            detail={"reason": "no --as"},
+            outcome="denied",
+        )
+        _err(
+            "export research needs --as EMAIL: the sign-in email of a researcher or admin "
+            "(the attempt was recorded)"
+        )
+        return EXIT_FAILED
+    ctx = Context.open(settings, os_user=_os_user())
     try:
-        result = export_research(settings=settings, out_dir=args.out, actor=actor)
+        actor = actor_for_email(ctx, args.as_email)
+    finally:
+        ctx.close()
+    try:
+        result = export_research(
+            settings=settings, out_dir=args.out, actor=actor, os_user=_os_user()
+        )
     except OutputNotEmpty as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
+    except ExportBlocked as exc:
+        _err(str(exc))
+        return EXIT_FAILED
     except AccessDenied as exc:
         _err(f"{exc} (the attempt was recorded)")
         return EXIT_FAILED
     counts = ", ".join(f"{name} {n:,}" for name, n in result.rows.items())
     print(f"wrote the research export to {result.out_dir} (owner-only): {counts} rows")
     print(f"    manifest: {result.manifest}")
+    anonymity = json.loads(result.manifest.read_text(encoding="utf-8"))["k_anonymity"]
+    print(
+        f"    k-anonymity {anonymity['k']} (threshold {anonymity['threshold']}; "
+        f"{anonymity['unique_before']:,} patients were unique before suppression)"
+    )
     return EXIT_OK
 
 
@@ -582,7 +726,7 @@ def cmd_patient(args: argparse.Namespace) -> int:
     from analytics import views
     from analytics.access import AccessDenied, Context, UnknownUser, actor_for_email
 
-    ctx = Context.open(_settings(args))
+    ctx = Context.open(_settings(args), os_user=_os_user())
     try:
         try:
             actor = actor_for_email(ctx, args.as_email)
@@ -695,9 +839,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("quarantine", "List quarantined rows, or export them to fix.", cmd_quarantine)
     p.add_argument("--table", help="only this table")
     p.add_argument("--export", metavar="DIR", help="write <table>-quarantined.csv files here")
+    p.add_argument(
+        "--as", dest="as_email", metavar="EMAIL", help="an admin's sign-in email (for --export)"
+    )
 
     p = verb("refresh", "Build and publish a new serving snapshot.", cmd_refresh)
-    p.add_argument("--as-of", help="compute as of this date (default: newest data date)")
+    p.add_argument(
+        "--as-of", type=_iso_date, help="compute as of this date (default: newest data date)"
+    )
     p.add_argument(
         "--full",
         action="store_true",
@@ -756,7 +905,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same metrics)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = verb("predictions", "Export the current risk predictions.", cmd_predictions)
+    p = verb("predictions", "Export the current risk predictions (admins).", cmd_predictions)
+    p.add_argument(
+        "--as", dest="as_email", metavar="EMAIL", help="an admin's sign-in email (required)"
+    )
     p.add_argument("--model", choices=("relapse_risk", "engagement_drop"), help="default: all")
     p.add_argument("--format", choices=("csv", "json"), help="default: from --out, else csv")
     p.add_argument("--out", metavar="FILE", help="write here (owner-only; default: stdout)")
@@ -764,7 +916,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("export", "Write a de-identified research export.", cmd_export)
     p.add_argument("what", choices=("research",), help="what to export")
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty directory")
-    p.add_argument("--as", dest="as_email", metavar="EMAIL", help="run as this signed-in user")
+    p.add_argument(
+        "--as",
+        dest="as_email",
+        metavar="EMAIL",
+        help="a researcher's or admin's sign-in email (required)",
+    )
 
     p = verb(
         "patient", "Show one of your patients' scores and flags (as the app would).", cmd_patient
@@ -808,11 +965,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``caseload`` console script."""
+    """Entry point of the ``caseload`` console script.
+
+    Every failure a user can cause ends in one line on standard error and an exit code:
+    2 for bad input (a file, a date, settings), 1 for a refused or failed operation.
+    """
+    import errno
+
+    from analytics.access import AccessDenied, UnknownUser
+    from analytics.files import SymlinkRefused
     from analytics.ingest import FileRejected
     from analytics.pipeline import EmptyWarehouseError
+    from analytics.settings import SettingsError
     from analytics.store import BusyError, NoSnapshotError
 
+    # Every file and directory this run creates (DuckDB, SQLite, exports) is owner-only.
+    private_umask()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
@@ -822,12 +990,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (EmptyWarehouseError, NoSnapshotError) as exc:
         _err(str(exc))
         return EXIT_FAILED
-    except FileRejected as exc:
+    except (FileRejected, SettingsError, SymlinkRefused) as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
+    except UnknownUser as exc:
+        _err(f"{exc} (the attempt was recorded)" if "recorded" not in str(exc) else str(exc))
+        return EXIT_BAD_INPUT
+    except AccessDenied as exc:
+        _err(str(exc))
+        return EXIT_FAILED
     except FileNotFoundError as exc:
         _err(f"{exc.strerror}: {exc.filename}")
         return EXIT_BAD_INPUT
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            _err(
+                "the disk is full: nothing more could be written"
+                + (f" to {exc.filename}" if exc.filename else "")
+                + "; free some space and run the command again (stored data is unchanged)"
+            )
+        else:
+            where = f": {exc.filename}" if exc.filename else ""
+            _err(f"{exc.strerror or type(exc).__name__}{where}")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

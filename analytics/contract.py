@@ -142,12 +142,25 @@ TABLES: dict[str, Table] = {
                 Column("clinician_id", T.TEXT, required=True, doc="unique"),
                 Column("display_name", T.TEXT, required=True, free_text=True),
                 Column("site_id", T.TEXT, required=True),
-                Column("email", T.TEXT, free_text=True, doc="maps a signed-in user to this row"),
+                Column(
+                    "email",
+                    T.TEXT,
+                    free_text=True,
+                    doc="maps a signed-in user to this row; unique ignoring case and spaces",
+                ),
                 Column(
                     "role",
                     T.TEXT,
                     choices=("therapist", "manager", "researcher", "admin"),
                     default="therapist",
+                ),
+                Column(
+                    "active",
+                    T.TEXT,
+                    choices=("true", "false"),
+                    default="true",
+                    doc="false deactivates the clinician: sign-in and CLI access are refused "
+                    "from the next request, before any refresh",
                 ),
             ),
         ),

@@ -23,7 +23,13 @@ De-identification, in brief (the manifest says the same in full):
   research views use, so keys match the dashboard; the key is never exported.
 - Names, emails and all free text (messages, check-in and event notes, clinical notes,
   generated reasons) are left out; raw streams are exported only as weekly features.
-- Dates become days since the patient's enrolment. The export date is not recorded.
+- Dates become days since the patient's enrolment. The export date is not recorded. Each
+  patient's data ends at a keyed-random cut-off 15-44 days before the last day of data,
+  so the data's end date (shown in model cards) no longer dates enrolments or discharges.
+- Patients whose site, demographics and age band are shared by fewer than
+  ``export_min_k`` others have values suppressed until every combination is shared by
+  that many (local suppression); the manifest reports k, and the export is refused if
+  it cannot be reached.
 - Birth year becomes a ten-year age band at enrolment (``90+`` together, ``Unknown``).
 - Site is kept as a pseudonymous category: a site id usually names a place, and geography
   finer than a state is a direct identifier; researchers still get the site as a cluster.
@@ -56,13 +62,27 @@ from analytics.categories import fold_spellings
 from analytics.contract import CONTRACT_VERSION
 from analytics.fairness.suppression import suppress_table
 from analytics.features import FEATURES, build_features, weekly_as_of_dates
+from analytics.files import open_private, refuse_symlink
 from analytics.keys import keyed_hash
 from analytics.labels import MODELS, build_labels
 from analytics.settings import Settings
 from analytics.store import DataDir, connect, pipeline_lock
 from analytics.views import age_band
 
-__all__ = ["ExportResult", "OutputNotEmpty", "export_research"]
+__all__ = [
+    "CENSOR_DAYS",
+    "ExportBlocked",
+    "ExportResult",
+    "OutputNotEmpty",
+    "censor_days",
+    "export_research",
+    "k_anonymise",
+]
+
+# Each patient's export ends a keyed-random number of days (in this range) before the
+# last day of data, so no date rebuilt from the data's end date is within 14 days of the
+# truth (tests/security/test_export_dates.py checks every patient).
+CENSOR_DAYS = (15, 44)
 
 EXPORT_FORMAT_VERSION = 1
 ACTION = "export_research"
@@ -85,6 +105,10 @@ class OutputNotEmpty(FileExistsError):
     """The export directory already exists and holds something; nothing was written."""
 
 
+class ExportBlocked(RuntimeError):
+    """The export would not meet the clinic's k-anonymity threshold; nothing was written."""
+
+
 @dataclass(frozen=True)
 class ExportResult:
     """What :func:`export_research` wrote."""
@@ -97,7 +121,11 @@ class ExportResult:
 
 
 def export_research(
-    *, settings: Settings, out_dir: str | os.PathLike[str], actor: Actor
+    *,
+    settings: Settings,
+    out_dir: str | os.PathLike[str],
+    actor: Actor,
+    os_user: str | None = None,
 ) -> ExportResult:
     """Write the de-identified research export into ``out_dir`` (new or empty).
 
@@ -107,7 +135,7 @@ def export_research(
     data directory. The export is recorded in the audit trail with its row counts.
     """
     out = Path(out_dir).expanduser().absolute()
-    ctx = Context.open(settings)
+    ctx = Context.open(settings, os_user=os_user)
     try:
         require_role(ctx, actor, Role.ADMIN, Role.RESEARCHER, action=ACTION)
         _check_target(out)
@@ -156,11 +184,7 @@ def _build(ctx: Context, data_dir: DataDir) -> tuple[dict[str, pl.DataFrame], di
                       coalesce(p.primary_language, 'Unknown') AS primary_language,
                       coalesce(p.insurance, 'Unknown') AS insurance,
                       coalesce(p.rurality, 'Unknown') AS rurality,
-                      CAST(date_diff('day', p.enrolled_on, $end) AS INTEGER) AS days_enrolled,
-                      coalesce(p.discharged_on <= $end, false) AS discharged,
-                      CASE WHEN p.discharged_on <= $end
-                           THEN CAST(date_diff('day', p.enrolled_on, p.discharged_on) AS INTEGER)
-                      END AS days_to_discharge
+                      p.discharged_on
                FROM wh.patients p LEFT JOIN wh.clinicians c USING (clinician_id)
                WHERE p.enrolled_on <= $end
                ORDER BY p.patient_id""",
@@ -183,7 +207,32 @@ def _build(ctx: Context, data_dir: DataDir) -> tuple[dict[str, pl.DataFrame], di
         con.close()
 
     heldout, versions, missing = _heldout(data_dir)
-    enrolled = people.select("patient_id", "enrolled_on")
+    # Each patient's data ends at their own censor date (see CENSOR_DAYS): everything
+    # measured to "the end" is measured to it, and later rows are left out.
+    people = people.with_columns(
+        (
+            pl.lit(end)
+            - pl.duration(
+                days=pl.col("patient_id").map_elements(
+                    lambda pid: censor_days(ctx.pseudonym_key, pid), return_dtype=pl.Int64
+                )
+            )
+        )
+        .cast(pl.Date)
+        .alias("end_p")
+    ).filter(pl.col("enrolled_on") <= pl.col("end_p"))
+    people = people.with_columns(
+        (pl.col("end_p") - pl.col("enrolled_on"))
+        .dt.total_days()
+        .cast(pl.Int32)
+        .alias("days_enrolled"),
+        (pl.col("discharged_on") <= pl.col("end_p")).fill_null(False).alias("discharged"),
+        pl.when(pl.col("discharged_on") <= pl.col("end_p"))
+        .then((pl.col("discharged_on") - pl.col("enrolled_on")).dt.total_days())
+        .cast(pl.Int32)
+        .alias("days_to_discharge"),
+    )
+    enrolled = people.select("patient_id", "enrolled_on", "end_p")
     ids = set(people["patient_id"]) | set(features["patient_id"]) | set(heldout["patient_id"])
     keys = {pid: ctx.pseudonym(pid) for pid in ids}
 
@@ -191,6 +240,7 @@ def _build(ctx: Context, data_dir: DataDir) -> tuple[dict[str, pl.DataFrame], di
         """patient_id and as_of -> patient_key and day (days since enrolment)."""
         return (
             frame.join(enrolled, on="patient_id", how="inner")
+            .filter(pl.col("as_of") <= pl.col("end_p"))
             .with_columns(
                 pl.col("patient_id")
                 .replace_strict(keys, return_dtype=pl.String)
@@ -200,7 +250,7 @@ def _build(ctx: Context, data_dir: DataDir) -> tuple[dict[str, pl.DataFrame], di
                 .cast(pl.Int32)
                 .alias("day"),
             )
-            .drop("patient_id", "as_of", "enrolled_on")
+            .drop("patient_id", "as_of", "enrolled_on", "end_p")
         )
 
     feature_names = [f.name for f in FEATURES]
@@ -210,6 +260,13 @@ def _build(ctx: Context, data_dir: DataDir) -> tuple[dict[str, pl.DataFrame], di
         "patient_key", "day", "model", "version", "label", "probability"
     )
     patients, collapsed = _patients(people, keys, ctx)
+    patients, anonymity = k_anonymise(patients, quasi=ATTRIBUTES, k=int(settings.export_min_k))
+    if anonymity["k"] < int(settings.export_min_k):
+        raise ExportBlocked(
+            f"the export would leave {anonymity['below_k']:,} patient(s) sharing their "
+            f"site, demographics and age band with fewer than {settings.export_min_k} "
+            "patients (export_min_k in settings.toml); nothing was written"
+        )
     outcomes = _outcomes(patients, labels)
     aggregates = _aggregates(
         patients.join(outcomes, on="patient_key", how="left"), int(settings.min_cell_size)
@@ -225,8 +282,70 @@ def _build(ctx: Context, data_dir: DataDir) -> tuple[dict[str, pl.DataFrame], di
         "model_versions": versions,
         "models_without_predictions": missing,
         "collapsed": collapsed,
+        "k_anonymity": anonymity,
     }
     return tables, info
+
+
+def censor_days(key: bytes, patient_id: str) -> int:
+    """How many days before the last day of data this patient's export ends (keyed, so
+    the same in every export: fresh noise per export could be averaged away)."""
+    lo, hi = CENSOR_DAYS
+    h = int(keyed_hash(key, f"censor:{patient_id}", length=8), 16)
+    return lo + h % (hi - lo + 1)
+
+
+# Quasi-identifiers are suppressed in this order (least useful for research first) for
+# the patients in classes smaller than k, until every class has at least k patients.
+SUPPRESSION_ORDER = (
+    "primary_language",
+    "insurance",
+    "rurality",
+    "race_ethnicity",
+    "gender",
+    "age_band",
+    "site",
+)
+
+
+def _class_sizes(frame: pl.DataFrame, quasi: tuple[str, ...]) -> pl.Series:
+    return frame.select(pl.len().over(list(quasi))).to_series()
+
+
+def k_anonymise(
+    frame: pl.DataFrame, *, quasi: tuple[str, ...], k: int
+) -> tuple[pl.DataFrame, dict]:
+    """Local suppression to k-anonymity on ``quasi``; returns the frame and a report.
+
+    The report's ``k`` is the smallest class size after suppression (the export is
+    blocked by the caller when it is below the threshold), ``unique_before`` how many
+    patients were alone on the quasi-identifiers before, and ``suppressed`` how many
+    values of each column were replaced by the suppression marker.
+    """
+    if frame.height == 0:
+        return frame, {"k": 0, "threshold": k, "quasi_identifiers": list(quasi),
+                       "unique_before": 0, "below_k": 0, "suppressed": {}}  # fmt: skip
+    sizes = _class_sizes(frame, quasi)
+    report = {
+        "threshold": k,
+        "quasi_identifiers": list(quasi),
+        "k_before": int(sizes.min()),
+        "unique_before": int((sizes == 1).sum()),
+        "suppressed": {},
+    }
+    for column in [c for c in SUPPRESSION_ORDER if c in quasi]:
+        small = _class_sizes(frame, quasi) < k
+        if not small.any():
+            break
+        changed = small & (frame[column] != OTHER)
+        report["suppressed"][column] = int(changed.sum())
+        frame = frame.with_columns(
+            pl.when(pl.Series(small)).then(pl.lit(OTHER)).otherwise(pl.col(column)).alias(column)
+        )
+    sizes = _class_sizes(frame, quasi)
+    report["k"] = int(sizes.min())
+    report["below_k"] = int((sizes < k).sum())
+    return frame, report
 
 
 def _heldout(data_dir: DataDir) -> tuple[pl.DataFrame, dict[str, str], list[str]]:
@@ -392,7 +511,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "insurance": f"insurance as recorded, case variants merged {_CATEGORY}",
         "rurality": f"urban / suburban / rural / Unknown {_CATEGORY}",
         "age_band": f"age at enrolment in ten-year bands ('30-39'), '90+', 'Unknown' {_CATEGORY}",
-        "days_enrolled": "days from enrolment to the last day of data in this export",
+        "days_enrolled": "days from enrolment to this patient's cut-off (15-44 days, keyed per "
+        "patient, before the last day of data)",
         "discharged": "discharged on or before the last day of data",
         "days_to_discharge": "days from enrolment to discharge (missing if not discharged)",
     },
@@ -434,7 +554,7 @@ COLUMNS: dict[str, dict[str, str]] = {
 }
 
 DESCRIPTIONS = {
-    "patients": "one row per patient enrolled by the last day of data",
+    "patients": "one row per patient enrolled by their cut-off",
     "features": "model features as of each Sunday, from data up to that day only",
     "labels": "model outcome labels for the same rows as features",
     "predictions": "held-out test-period predictions of the current models",
@@ -480,9 +600,19 @@ def _removed(k: int, collapsed: dict[str, int]) -> list[dict[str, str]]:
             "what": "exact dates",
             "how": "every date becomes days since the patient's enrolment (day, days_enrolled, "
             "days_to_discharge); no calendar date, timestamp or export date is included, nor "
-            "the models' training dates",
-            "why": "dates are identifiers; days_enrolled counts to the last day of data, so a "
-            "known export date would date every enrolment",
+            "the models' training dates; each patient's data is cut off "
+            f"{CENSOR_DAYS[0]}-{CENSOR_DAYS[1]} days (keyed per patient) before the last day "
+            "of data and days_enrolled counts to that cut-off",
+            "why": "dates are identifiers; with one shared end point, the data's end date "
+            "(shown in model cards) would date every enrolment and discharge exactly",
+        },
+        {
+            "what": "rare combinations",
+            "how": "patients whose combination of site, demographics and age band is shared "
+            "by fewer than export_min_k patients have values suppressed, least useful first, "
+            "until every combination is shared by export_min_k; the export is refused if that "
+            "cannot be reached (see k_anonymity)",
+            "why": "a unique combination of ordinary values singles a person out",
         },
         {
             "what": "birth year",
@@ -515,11 +645,12 @@ def _removed(k: int, collapsed: dict[str, int]) -> list[dict[str, str]]:
 RESIDUAL_RISKS = [
     "Pseudonymous, not anonymous: the clinic can re-identify rows with the key, and the "
     "export is for use under a data-use agreement, not for publication row by row.",
-    "Small categories are pooled one column at a time; a rare combination of values "
-    "(for example age band, language and site) can still single a person out.",
-    "Relative timing is kept: days_enrolled shares one end point, so enrolment order and "
-    "gaps between patients are visible; feature rows fall on Sundays, so day modulo 7 "
-    "shows the weekday of enrolment.",
+    "k-anonymity covers the categorical quasi-identifiers; days_enrolled and the outcomes "
+    "are not part of it, so combined with them most patients are unique. Their dates are "
+    "protected by the per-patient cut-off instead: someone who knows the cut-off range "
+    "narrows an enrolment date to a 30-day window, not to the day.",
+    "Relative timing within a patient is kept exactly; feature rows fall on Sundays, so "
+    "day modulo 7 shows the weekday of enrolment.",
 ]
 
 
@@ -550,6 +681,13 @@ def _manifest(
             }
             for name in TABLE_NAMES
         ],
+        "k_anonymity": info["k_anonymity"],
+        "date_censoring": {
+            "days_before_end": list(CENSOR_DAYS),
+            "guarantee": f"each patient's export ends {CENSOR_DAYS[0]}-{CENSOR_DAYS[1]} days "
+            "(keyed per patient) before the last day of data, so a date rebuilt from the "
+            f"data's end date is at least {CENSOR_DAYS[0]} days from the truth",
+        },
         "removed": _removed(int(settings.min_cell_size), info["collapsed"]),
         "residual_risks": RESIDUAL_RISKS,
         "not_recorded": "the date of the export (see 'exact dates' under removed)",
@@ -566,6 +704,7 @@ def _parquet(frame: pl.DataFrame) -> bytes:
 
 
 def _check_target(out: Path) -> None:
+    refuse_symlink(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise OutputNotEmpty(
             f"{out} already exists and is not an empty directory; choose a new --out "
@@ -579,10 +718,9 @@ def _write(out: Path, blobs: dict[str, bytes]) -> list[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        os.chmod(staging, 0o700)
+        # mkdtemp makes the directory 0700; each file is created 0600.
         for name, data in blobs.items():
-            fd = os.open(staging / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
+            with open_private(staging / name, "wb", exclusive=True) as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -595,5 +733,4 @@ def _write(out: Path, blobs: dict[str, bytes]) -> list[Path]:
         with contextlib.suppress(OSError):
             shutil.rmtree(staging)
         raise
-    os.chmod(out, 0o700)
     return [out / name for name in blobs]

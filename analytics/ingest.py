@@ -38,8 +38,15 @@ from analytics.contract import (
     Table,
     table_for_stem,
 )
+from analytics.files import csv_safe, open_private, private_dir
 from analytics.settings import Settings
-from analytics.store import DERIVED_COLUMNS, DataDir, open_warehouse, pipeline_lock
+from analytics.store import (
+    DERIVED_COLUMNS,
+    DataDir,
+    open_warehouse,
+    pipeline_lock,
+    sync_clinician_status,
+)
 
 LINE = "_line"  # contract columns never start with "_", so this cannot collide
 SUPPORTED_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -97,18 +104,35 @@ class IngestResult:
 def expand_paths(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[FileSummary]]:
     """Files named directly, found in directories, or matched by globs.
 
-    A directory is searched for CSV and Parquet files; a file reached through a link that
-    leads outside the directory that was named is refused, never followed.
+    A directory is searched for CSV and Parquet files. A file that is a symbolic link is
+    refused wherever it comes from (named, globbed or found in a directory), and so is a
+    file reached through a linked directory that leads outside the one named: a link can
+    point at any file the operator can read.
     """
     files: list[Path] = []
     problems: list[FileSummary] = []
+
+    def take(candidate: Path, root: Path | None) -> None:
+        if candidate.is_symlink():
+            problems.append(
+                _rejected(str(candidate), None, "is a symbolic link; name the file itself")
+            )
+        elif root is not None and not candidate.resolve().is_relative_to(root):
+            problems.append(
+                _rejected(str(candidate), None, f"links outside the named directory {root}")
+            )
+        else:
+            files.append(candidate)
+
     for raw in paths:
         text = str(raw)
         if any(ch in text for ch in "*?["):
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
             if not matches:
                 problems.append(_rejected(text, None, "no file matches this pattern"))
-            files += [m for m in matches if m.is_file()]
+            for m in matches:
+                if m.is_file():
+                    take(m, None)
             continue
         path = Path(text)
         if path.is_dir():
@@ -116,14 +140,9 @@ def expand_paths(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], l
             for candidate in sorted(path.rglob("*")):
                 if candidate.suffix.lower() not in SUPPORTED_SUFFIXES or not candidate.is_file():
                     continue
-                if not candidate.resolve().is_relative_to(root):
-                    problems.append(
-                        _rejected(str(candidate), None, f"links outside the named directory {path}")
-                    )
-                    continue
-                files.append(candidate)
+                take(candidate, root)
         elif path.is_file():
-            files.append(path)
+            take(path, None)
         else:
             problems.append(_rejected(text, None, "no such file or directory"))
     unique = list(dict.fromkeys(files))
@@ -149,24 +168,125 @@ class RawFile:
         return self.frame.height
 
 
-def read_raw(path: Path, *, max_mb: int) -> tuple[RawFile, str]:
-    """Read a file's cells as text with their line numbers; return them and the SHA-256."""
+@dataclass(frozen=True)
+class Limits:
+    """What a file may hold before it is parsed (settings.toml names each)."""
+
+    max_mb: int = 2048
+    max_columns: int = 500
+    max_line_kb: int = 1024
+    max_decompressed_mb: int = 512
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            max_mb=settings.max_ingest_file_mb,
+            max_columns=settings.max_ingest_columns,
+            max_line_kb=settings.max_ingest_line_kb,
+            max_decompressed_mb=settings.max_ingest_decompressed_mb,
+        )
+
+
+def read_raw(
+    path: Path, *, max_mb: int | None = None, limits: Limits | None = None
+) -> tuple[RawFile, str]:
+    """Read a file's cells as text with their line numbers; return them and the SHA-256.
+
+    Every limit is checked before the file is parsed, so a hostile file (a million
+    columns, a 100 MB line, a small Parquet file that expands to gigabytes) is refused
+    with the limit's name rather than exhausting memory.
+    """
+    limits = limits or Limits()
+    if max_mb is not None:
+        limits = Limits(
+            max_mb=max_mb,
+            max_columns=limits.max_columns,
+            max_line_kb=limits.max_line_kb,
+            max_decompressed_mb=limits.max_decompressed_mb,
+        )
     kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise FileRejected(
             f"not a CSV or Parquet file (suffix {path.suffix or 'none'!r}); "
             "expected a .csv or .parquet file"
         )
+    if path.is_symlink():
+        raise FileRejected("is a symbolic link; name the file itself")
     size = path.stat().st_size
-    if size > max_mb * 1024 * 1024:
+    if size > limits.max_mb * 1024 * 1024:
         raise FileRejected(
-            f"the file is {size / 1024 / 1024:,.0f} MB, over the limit of {max_mb:,} MB "
+            f"the file is {size / 1024 / 1024:,.0f} MB, over the limit of {limits.max_mb:,} MB "
             "(max_ingest_file_mb in settings.toml); split it into smaller files"
         )
+    if kind == "parquet":
+        _check_parquet_limits(path, limits)
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
+    if kind == "csv":
+        _check_csv_limits(data, limits)
     frame = _read_csv(data) if kind == "csv" else _read_parquet(path)
     return frame, digest
+
+
+def _check_csv_limits(data: bytes, limits: Limits) -> None:
+    import numpy as np
+
+    breaks = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
+    bounds = np.concatenate(([-1], breaks, [len(data)]))
+    lengths = np.diff(bounds) - 1
+    longest = int(lengths.max()) if lengths.size else 0
+    if longest > limits.max_line_kb * 1024:
+        line = int(np.argmax(lengths)) + 1
+        raise FileRejected(
+            f"line {line} is {longest / 1024:,.0f} KB long, over the limit of "
+            f"{limits.max_line_kb:,} KB per line (max_ingest_line_kb in settings.toml)"
+        )
+    header = data[: int(breaks[0])] if breaks.size else data
+    # Commas outside quotes bound the column count from above; the exact count is taken
+    # by the csv module only when it might be over the limit.
+    if header.count(b",") + 1 > limits.max_columns:
+        try:
+            text = header.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = ""
+        columns = len(next(csv.reader(io.StringIO(text)), [])) if text else header.count(b",") + 1
+        if columns > limits.max_columns:
+            raise FileRejected(
+                f"the header has {columns:,} columns, over the limit of {limits.max_columns:,} "
+                "(max_ingest_columns in settings.toml)"
+            )
+
+
+def _check_parquet_limits(path: Path, limits: Limits) -> None:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception:  # noqa: BLE001 - any unreadable footer is the same answer
+        raise FileRejected("not a readable Parquet file (its footer cannot be read)") from None
+    if meta.num_columns > limits.max_columns:
+        raise FileRejected(
+            f"the file has {meta.num_columns:,} columns, over the limit of "
+            f"{limits.max_columns:,} (max_ingest_columns in settings.toml)"
+        )
+    # The footer's sizes are of encoded pages: a dictionary-encoded column of one long
+    # string repeated millions of times is tiny there. So decode in bounded batches and
+    # stop as soon as the running size passes the limit, before anything is loaded whole.
+    limit = limits.max_decompressed_mb * 1024 * 1024
+    total = 0
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=65_536):
+            total += batch.nbytes
+            if total > limit:
+                raise FileRejected(
+                    f"the file expands to more than {limits.max_decompressed_mb:,} MB when "
+                    "decompressed (max_ingest_decompressed_mb in settings.toml); split it "
+                    "into smaller files"
+                )
+    except FileRejected:
+        raise
+    except Exception:  # noqa: BLE001 - a corrupt page is the same answer as a bad footer
+        raise FileRejected("not a readable Parquet file (a data page cannot be read)") from None
 
 
 def _read_csv(data: bytes) -> RawFile:
@@ -203,20 +323,32 @@ def _read_csv(data: bytes) -> RawFile:
     return RawFile(frame.filter(~blank), lines.filter(~blank))
 
 
+# A column name is shown in an error only if the contract knows it: in a file without a
+# header row the "names" are the first record's values (a patient's name, say).
+_KNOWN_NAMES = frozenset(c.name for t in TABLES.values() for c in t.columns)
+_MAX_LISTED = 12
+
+
+def _shown(name: str) -> str:
+    norm = name.strip().lstrip("\ufeff").strip().lower()
+    return repr(norm) if norm in _KNOWN_NAMES else "(a name that is not a contract column)"
+
+
 def _check_header(header: Sequence[str]) -> None:
-    seen: dict[str, str] = {}
-    for original in header:
+    seen: dict[str, int] = {}
+    for position, original in enumerate(header, start=1):
         norm = original.strip().lower()
         if norm in seen:
             raise FileRejected(
-                f"the column {norm!r} appears more than once ({seen[norm]!r} and "
-                f"{original!r}); expected each column once"
+                f"columns {seen[norm]} and {position} have the same name {_shown(original)}; "
+                "expected each column once"
             )
-        seen[norm] = original
+        seen[norm] = position
 
 
 def _csv_problem(text: str, width: int, exc: Exception) -> str:
-    """Name the first malformed line, which polars' own message does not."""
+    """Name the first malformed line, which polars' own message does not (and never quote
+    the parser's message, which can repeat a cell)."""
     reader = csv.reader(io.StringIO(text))
     try:
         for record in reader:
@@ -227,16 +359,14 @@ def _csv_problem(text: str, width: int, exc: Exception) -> str:
                 )
     except csv.Error as err:
         return f"not a readable CSV file: line {reader.line_num}: {err}"
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"not a readable CSV file: {first}"
+    return f"not a readable CSV file: the parser stopped ({type(exc).__name__})"
 
 
 def _read_parquet(path: Path) -> RawFile:
     try:
         frame = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FileRejected(f"not a readable Parquet file: {first}") from None
+        raise FileRejected(f"not a readable Parquet file ({type(exc).__name__})") from None
     as_text = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)
@@ -260,19 +390,30 @@ def normalise_columns(raw: RawFile, table: Table) -> tuple[pl.DataFrame, tuple[s
     names = list(frame.columns)
     normalised = [n.strip().lstrip("\ufeff").strip().lower() for n in names]
     seen: dict[str, str] = {}
-    for original, norm in zip(names, normalised, strict=True):
+    positions: dict[str, int] = {}
+    for position, (original, norm) in enumerate(zip(names, normalised, strict=True), start=1):
         if norm in seen:
             raise FileRejected(
-                f"the column {norm!r} appears more than once ({seen[norm]!r} and {original!r}); "
-                "expected each column once"
+                f"columns {positions[norm]} and {position} have the same name "
+                f"{_shown(original)}; expected each column once"
             )
         seen[norm] = original
+        positions[norm] = position
     missing = [c for c in table.required if c not in seen]
     if missing:
-        found = ", ".join(normalised) if normalised else "none"
+        known = [n for n in normalised if n in _KNOWN_NAMES]
+        listed = ", ".join(known[:_MAX_LISTED]) + (
+            f" and {len(known) - _MAX_LISTED:,} more" if len(known) > _MAX_LISTED else ""
+        )
+        others = len(normalised) - len(known)
+        found = f"{len(normalised):,} column(s)" + (f": {listed}" if known else "")
+        if others:
+            found += f"; {others:,} not contract columns" + (
+                " (is the header row missing?)" if not known else ""
+            )
         raise FileRejected(
             f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"for table {table.name}; expected {', '.join(table.required)}; found: {found}"
+            f"for table {table.name}; expected {', '.join(table.required)}; found {found}"
         )
     extra = tuple(n for n in normalised if n not in table.column_names)
     select = []
@@ -436,6 +577,21 @@ def _rule_errors(table: Table) -> list[tuple[str, str]]:
                 "(metrics)",
                 f"CASE WHEN {none_present} THEN "
                 f"{_sql_str('no metric: expected at least one of ' + ', '.join(WEARABLE_METRICS))} END",
+            )
+        )
+    elif table.name == "clinicians":
+        # Sign-in matches emails ignoring case and spaces, so two rows that fold to the
+        # same email would let one person land on the other's caseload.
+        folded = "lower(regexp_replace(p_email, '\\s', '', 'g'))"
+        rules.append(
+            (
+                "email",
+                f"CASE WHEN p_email IS NOT NULL AND (EXISTS (SELECT 1 FROM clinicians c "
+                f"WHERE lower(regexp_replace(c.email, '\\s', '', 'g')) = {folded} "
+                f"AND c.clinician_id <> p_clinician_id) OR first_value(p_clinician_id) OVER "
+                f"(PARTITION BY {folded} ORDER BY _line) <> p_clinician_id) "
+                "THEN 'duplicate email: another clinician has this email (ignoring case and "
+                "spaces)' END",
             )
         )
     elif table.name == "patients":
@@ -808,6 +964,11 @@ def ingest(
         con = open_warehouse(data_dir, settings=settings)
         try:
             reanalyse_messages(con)
+            # We hold the lock, so a run still marked running was killed: say so.
+            con.execute(
+                "UPDATE ingest_runs SET status = 'failed', finished_at = now() "
+                "WHERE status = 'running'"
+            )
             run_id = con.execute("SELECT nextval('run_ids')").fetchone()[0]
             con.execute(
                 "INSERT INTO ingest_runs VALUES (?, now(), NULL, ?, 'running')", [run_id, strict]
@@ -845,6 +1006,11 @@ def ingest(
             for s in result.files:
                 _log(con, run_id, s)
             _finish(con, run_id, result, status="failed" if result.exit_code else "ok")
+            if any(s.table == "clinicians" and s.stored + s.updated for s in result.files):
+                sync_clinician_status(
+                    data_dir,
+                    con.execute("SELECT clinician_id, active FROM clinicians").fetchall(),
+                )
             return result
         finally:
             con.close()
@@ -874,7 +1040,7 @@ def _ingest_file(
         summary.status, summary.message = "rejected", problem
         return summary
     try:
-        frame, digest = read_raw(path, max_mb=settings.max_ingest_file_mb)
+        frame, digest = read_raw(path, limits=Limits.from_settings(settings))
         summary.sha256 = digest
         previous = None if force else _already_ingested(con, digest, table.name)
         if previous is not None:
@@ -946,7 +1112,7 @@ def export_quarantine(
     Each file has the table's columns as they were read plus ``_file``, ``_line`` and
     ``_reason`` (extra columns, which ingest ignores).
     """
-    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(out_dir)
     written: list[Path] = []
     tables: Iterable[str] = [table] if table else TABLES
     for name in tables:
@@ -961,11 +1127,14 @@ def export_quarantine(
         data["_file"] = [r[1] for r in rows]
         data["_line"] = [r[2] for r in rows]
         data["_reason"] = [r[3] for r in rows]
+        # A quarantined cell is whatever the source file held: neutralise formulas.
+        data = {k: [csv_safe(v) for v in vals] for k, vals in data.items()}
         path = out_dir / f"{name}-quarantined.csv"
-        pl.DataFrame(
+        frame = pl.DataFrame(
             data, schema={k: (pl.Int64 if k == "_line" else pl.String) for k in data}
-        ).write_csv(path)
-        os.chmod(path, 0o600)
+        )
+        with open_private(path, "wb") as fh:
+            frame.write_csv(fh)
         written.append(path)
     return written
 

@@ -5,9 +5,9 @@ Layout (``models/`` in the data directory)::
     current.json                 {"models": [{"name", "version", "path", "sha256",
                                               "trained_at", "data_end"}, ...]}
     attempts.json                the last training attempt per model: status, message, at
-    <name>/<version>/model.pkl   estimator, calibrator, feature list and tier thresholds
+    <name>/<version>/model.skops estimator, calibrator, feature list and tier thresholds
     <name>/<version>/manifest.json
-                                 version, sha256 of model.pkl, training data window and
+                                 version, sha256 of model.skops, training data window and
                                  periods, feature list, metrics, thresholds, library versions
     <name>/<version>/model_card.md, model_card.json
     <name>/<version>/metrics.parquet, importance.parquet, dependence.parquet
@@ -20,10 +20,12 @@ insurance, rurality, age_band (``Unknown`` when missing), wear_days_14d,
 checkin_days_14d, sentiment_available, coverage_note, model, version. The fairness audit
 reads it.
 
-``model.pkl`` is a pickle, so it is only ever read from the clinic's own, owner-only
-data directory, and only after its SHA-256 matches both its manifest and
-``current.json``: a file that does not match is refused, never unpickled. A model trained
-with another scikit-learn version is refused too (retrain it).
+``model.skops`` is written with skops, whose loader builds only the types it is told to
+trust and runs no code from the file (a pickle would run whatever it names). The trusted
+types are the fixed list below, the ones these models are made of; a file naming any other
+type is refused. It is read only after its SHA-256 matches both its manifest and
+``current.json``. A model trained with another scikit-learn version is refused too, and so
+is a model saved as a pickle by an earlier release (retrain it).
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -40,8 +41,10 @@ from typing import Any
 
 import pandas as pd
 import sklearn
+import skops.io as sio
 
 from analytics.features import FEATURE_NAMES, FEATURES_BY_NAME
+from analytics.files import open_private, write_private
 from analytics.labels import MODELS
 from analytics.settings import Settings
 from analytics.store import DataDir
@@ -60,7 +63,14 @@ __all__ = [
 
 CURRENT = "current.json"
 ATTEMPTS = "attempts.json"
-MODEL_FILE = "model.pkl"
+MODEL_FILE = "model.skops"
+# The types a saved model may contain beyond those skops trusts by default (numpy,
+# builtins, scikit-learn estimators): the calibrated HistGradientBoosting's internals.
+TRUSTED_TYPES = (
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+)
 HELDOUT_FILE = "heldout_predictions.parquet"
 
 
@@ -96,7 +106,7 @@ def _sha256(path: Path) -> str:
 
 def _write_json(path: Path, value: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with open_private(tmp) as fh:
         json.dump(value, fh, indent=2, sort_keys=True, default=str)
         fh.flush()
         os.fsync(fh.fileno())
@@ -156,8 +166,7 @@ def save(data_dir: DataDir, trained, *, settings: Settings) -> tuple[str, Path]:
         "features": tuple(trained.features),
         "thresholds": dict(trained.thresholds),
     }
-    with open(path / MODEL_FILE, "wb") as fh:
-        pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    write_private(path / MODEL_FILE, sio.dumps(payload), exclusive=True)
     sha = _sha256(path / MODEL_FILE)
     trained_at = datetime.now(UTC).isoformat(timespec="seconds")
     manifest = _manifest(
@@ -179,7 +188,7 @@ def save(data_dir: DataDir, trained, *, settings: Settings) -> tuple[str, Path]:
     )
     card = model_card(trained, manifest)
     _write_json(path / "model_card.json", card)
-    (path / "model_card.md").write_text(model_card_markdown(card), encoding="utf-8")
+    write_private(path / "model_card.md", model_card_markdown(card))
 
     entries = [m for m in current_models(data_dir) if m.get("name") != trained.name]
     entries.append(
@@ -269,6 +278,11 @@ def load_version(path: Path, *, expected_sha: str | None = None) -> LoadedModel:
     """Load one model folder after checking its content hash and library version."""
     manifest = _read_json(path / "manifest.json", None)
     if manifest is None or not (path / MODEL_FILE).is_file():
+        if (path / "model.pkl").is_file():
+            raise ModelLoadError(
+                f"{path}: saved as a pickle by an earlier release, which this release does "
+                "not load (a pickle can run code); retrain with `caseload train`"
+            )
         raise ModelLoadError(f"{path}: model files are missing; retrain with `caseload train`")
     actual = _sha256(path / MODEL_FILE)
     for recorded in (manifest.get("sha256"), expected_sha):
@@ -289,8 +303,14 @@ def load_version(path: Path, *, expected_sha: str | None = None) -> LoadedModel:
             f"{manifest.get('name')} {manifest.get('version')} was trained on another feature "
             "list than this version of Caseload Insight computes; retrain with `caseload train`"
         )
-    with open(path / MODEL_FILE, "rb") as fh:
-        payload = pickle.load(fh)  # noqa: S301 - verified by hash above, owner-only directory
+    data = (path / MODEL_FILE).read_bytes()
+    unexpected = set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES)
+    if unexpected:
+        raise ModelLoadError(
+            f"{manifest.get('name')} {manifest.get('version')}: the model file names types "
+            f"this release does not load ({', '.join(sorted(unexpected))}); refusing it"
+        )
+    payload = sio.loads(data, trusted=list(TRUSTED_TYPES))
     return LoadedModel(
         name=manifest["name"],
         version=manifest["version"],

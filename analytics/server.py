@@ -15,7 +15,25 @@ import sys
 import tomllib
 from pathlib import Path
 
+__all__ = ["CONFIG", "DEMO_MARKER", "DEMO_TEXT", "app_path", "command", "is_demo_dir", "serve"]
+
 CONFIG = Path(__file__).resolve().parents[1] / "streamlit_config.toml"
+
+# A data directory built by `caseload demo` holds only synthetic data. Demo writes this
+# marker before anything else and refuses a directory that holds data without it, so a
+# real clinic's directory can never become a demo. Only there, and only when no sign-in
+# is configured, does the app offer the demo identity picker.
+DEMO_MARKER = "DEMO"
+DEMO_TEXT = "synthetic demo clinic, built by caseload demo\n"
+
+
+def is_demo_dir(path: Path) -> bool:
+    """Whether ``caseload demo`` built this directory (its marker, exactly)."""
+    marker = Path(path) / DEMO_MARKER
+    try:
+        return not marker.is_symlink() and marker.read_text(encoding="utf-8") == DEMO_TEXT
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def app_path() -> Path:
@@ -57,12 +75,15 @@ def command(*, port: int, address: str = "127.0.0.1") -> list[str]:
 def serve(*, data_dir: Path, port: int, address: str = "127.0.0.1", demo: bool = False) -> int:
     """Run the app in the foreground until interrupted; returns its exit status."""
     env = {**os.environ, "CASELOAD_DATA_DIR": str(data_dir)}
-    if demo:
+    if demo and is_demo_dir(data_dir):
         env["CASELOAD_DEMO"] = "1"
     else:
         env.pop("CASELOAD_DEMO", None)
     print(f"Caseload Insight is at http://{address}:{port}  (Ctrl+C to stop)", flush=True)
     try:
-        return subprocess.call(command(port=port, address=address), env=env)
+        # The app's files (workspace, audit anchor) are created owner-only too.
+        return subprocess.call(
+            command(port=port, address=address), env=env, preexec_fn=lambda: os.umask(0o077)
+        )
     except KeyboardInterrupt:
         return 0

@@ -26,6 +26,7 @@ import duckdb
 
 from analytics.audit import ensure_schema as ensure_audit_schema
 from analytics.contract import TABLES, ColumnType
+from analytics.files import open_private, owner_only, private_dir
 from analytics.settings import Settings
 
 WAREHOUSE_FILE = "warehouse.duckdb"
@@ -102,8 +103,10 @@ class DataDir:
     def ensure(self) -> DataDir:
         """Create the directory tree, readable by its owner only."""
         for path in (self.root, self.snapshots, self.models):
-            path.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.chmod(path, 0o700)
+            private_dir(path)
+            # A directory made before this release may be wider: narrow it.
+            if path.stat().st_mode & 0o077:
+                os.chmod(path, 0o700)
         return self
 
 
@@ -111,7 +114,8 @@ def connect(
     path: Path, *, settings: Settings, read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the clinic's time zone, so dates are local dates."""
-    con = duckdb.connect(str(path), read_only=read_only)
+    with owner_only():
+        con = duckdb.connect(str(path), read_only=read_only)
     con.execute("SET TimeZone = ?", [settings.clinic_timezone])
     return con
 
@@ -134,7 +138,7 @@ def pipeline_lock(data_dir: DataDir, *, purpose: str) -> Iterator[None]:
     leaves a stale lock behind.
     """
     data_dir.ensure()
-    fd = os.open(data_dir.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(data_dir.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -203,23 +207,17 @@ def open_warehouse(data_dir: DataDir, *, settings: Settings) -> duckdb.DuckDBPyC
 
 
 def _add_missing_columns(con: duckdb.DuckDBPyConnection) -> None:
-    """Bring a warehouse built by an older version up to today's derived columns.
+    """Bring a warehouse built by an older version up to today's columns: contract columns
+    added since (e.g. ``clinicians.active``) and derived ones (message analysis).
 
     Rows stored before keep NULL in the new columns until they are re-analysed
     (``caseload ingest --force`` of the same files, see the README's "Messages").
     """
-    for table, columns in DERIVED_COLUMNS.items():
-        have = {
-            row[0]
-            for row in con.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = current_schema() AND table_name = ?",
-                [table],
-            ).fetchall()
-        }
-        for name, sql_type in columns:
-            if name not in have:
-                con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {sql_type}')
+    for table in TABLES:
+        wanted = [(c.name, SQL_TYPES[c.type]) for c in TABLES[table].columns]
+        wanted += DERIVED_COLUMNS.get(table, ())
+        for name, sql_type in wanted:
+            con.execute(f'ALTER TABLE "{table}" ADD COLUMN IF NOT EXISTS "{name}" {sql_type}')
 
 
 # --- the serving snapshot ------------------------------------------------------------
@@ -254,7 +252,7 @@ def publish_snapshot(data_dir: DataDir, snapshot_id: str, building: Path) -> Sna
         "published_at": published.isoformat(),
     }
     tmp = data_dir.current.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with open_private(tmp) as fh:
         json.dump(pointer, fh)
         fh.flush()
         os.fsync(fh.fileno())
@@ -332,6 +330,10 @@ _WORKSPACE_SCHEMA = (
         body TEXT NOT NULL, at TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS alert_actions_patient ON alert_actions (patient_id)",
     "CREATE INDEX IF NOT EXISTS notes_patient ON notes (patient_id)",
+    # Each clinician's active flag, copied here by ingest so that access checks see a
+    # deactivation at the next request (analytics.access).
+    """CREATE TABLE IF NOT EXISTS clinician_status (
+        clinician_id TEXT PRIMARY KEY, active TEXT NOT NULL, at TEXT NOT NULL)""",
 )
 
 
@@ -364,15 +366,34 @@ def open_workspace(data_dir: DataDir, *, check_same_thread: bool = True) -> sqli
     """
     data_dir.ensure()
     # Autocommit: every transaction in the workspace is explicit.
-    con = sqlite3.connect(
-        data_dir.workspace, timeout=10, isolation_level=None, check_same_thread=check_same_thread
-    )
-    con.execute("PRAGMA journal_mode=WAL")
+    with owner_only():
+        con = sqlite3.connect(
+            data_dir.workspace,
+            timeout=10,
+            isolation_level=None,
+            check_same_thread=check_same_thread,
+        )
+        con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA foreign_keys=ON")
     _allow_reopen(con)
     with con:
         for ddl in _WORKSPACE_SCHEMA:
             con.execute(ddl)
     ensure_audit_schema(con)
-    os.chmod(data_dir.workspace, 0o600)
     return con
+
+
+def sync_clinician_status(data_dir: DataDir, rows: list[tuple[str, str | None]]) -> None:
+    """Copy ``(clinician_id, active)`` from the warehouse into the workspace."""
+    ws = open_workspace(data_dir)
+    try:
+        now = datetime.now(UTC).isoformat()
+        with ws:
+            ws.execute("BEGIN IMMEDIATE")
+            ws.executemany(
+                "INSERT INTO clinician_status (clinician_id, active, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (clinician_id) DO UPDATE SET active = excluded.active, at = excluded.at",
+                [(cid, active or "true", now) for cid, active in rows],
+            )
+    finally:
+        ws.close()

@@ -428,7 +428,9 @@ class ClinicOverview:
       recovery_rate, wearable_coverage_rate, open_alerts, overdue_alerts,
       median_hours_to_acknowledge.
     - ``by_site`` / ``by_clinician`` (pseudonymous clinician ids): active_patients,
-      engaged_7d, reliable_improvement_rate, recovery_rate, suppressed.
+      engaged_7d, engaged_7d_rate, reliable_improvement_rate, recovery_rate,
+      wearable_coverage_rate, suppressed. Every rate follows :func:`discloses` with
+      complementary suppression (:func:`disclose`).
     - ``weekly``: week, active_patients, engaged_rate, mean_phq9 (last 26 weeks).
     - ``retention``: week_since_enrolment, enrolled, engaged_rate.
     - ``alerts_by_clinician``: open and overdue safety alerts per pseudonymous clinician
@@ -504,7 +506,7 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
                 FROM assessments_scored a JOIN patient_summary s USING (patient_id)
                 WHERE a.instrument = 'PHQ-9' AND s.site_id IN ({marks})
                   AND a.completed_on >= (SELECT min(week) FROM weeks) GROUP BY 1)
-            SELECT a.week, count(*) AS active_patients,
+            SELECT a.week, count(*) AS active_patients, count(e.patient_id) AS engaged_n,
                    count(e.patient_id) / count(*) AS engaged_rate,
                    any_value(p.mean_phq9) AS mean_phq9, any_value(p.phq9_n) AS phq9_n
             FROM active a LEFT JOIN engaged e USING (week, patient_id) LEFT JOIN phq p USING (week)
@@ -512,7 +514,11 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
         sites + sites + sites,
     )
     weekly = weekly.with_columns(
-        pl.when(pl.col("active_patients") < n)
+        pl.when(
+            (pl.col("active_patients") < n)
+            | (pl.col("engaged_n") < n)
+            | (pl.col("active_patients") - pl.col("engaged_n") < n)
+        )
         .then(None)
         .otherwise(pl.col("engaged_rate"))
         .alias("engaged_rate"),
@@ -521,7 +527,7 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
         .then(None)
         .otherwise(pl.col("active_patients"))
         .alias("active_patients"),
-    ).drop("phq9_n")
+    ).drop("phq9_n", "engaged_n")
     retention = _frame(
         ctx,
         f"""WITH enrolled AS (
@@ -540,27 +546,38 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
                 WHERE s.site_id IN ({marks}) AND d.date >= s.enrolled_on
                   AND d.date < s.enrolled_on + 7 * 27 AND (d.checkins > 0 OR d.messages > 0))
             SELECT e.week_since_enrolment, count(*) AS enrolled,
+                   count(g.patient_id) AS engaged_n,
                    count(g.patient_id) / count(*) AS engaged_rate
             FROM enrolled e LEFT JOIN engaged g USING (patient_id, week_since_enrolment)
             GROUP BY 1 ORDER BY 1""",
         sites + sites,
-    ).with_columns(
-        pl.when(pl.col("enrolled") < n)
+    )
+    retention = retention.with_columns(
+        pl.when(
+            (pl.col("enrolled") < n)
+            | (pl.col("engaged_n") < n)
+            | (pl.col("enrolled") - pl.col("engaged_n") < n)
+        )
         .then(None)
         .otherwise(pl.col("engaged_rate"))
         .alias("engaged_rate"),
         pl.when(pl.col("enrolled") < n).then(None).otherwise(pl.col("enrolled")).alias("enrolled"),
-    )
+    ).drop("engaged_n")
     ctx.record(actor, "view_clinic", target="aggregates", detail=f"sites={len(sites)}")
     return ClinicOverview(
         as_of=as_of,
         sites=tuple(sites),
         totals=totals,
-        by_site=_rates(suppress_small(by_site, "active_patients", n, within=None)),
-        by_clinician=_rates(suppress_small(by_clinician, "active_patients", n, within="site_id")),
+        by_site=_rates(suppress_small(by_site, "active_patients", n, within=None), n, within=None),
+        by_clinician=_rates(
+            suppress_small(by_clinician, "active_patients", n, within="site_id"),
+            n,
+            within="site_id",
+        ),
         weekly=weekly,
         retention=retention,
-        suppressed_note=f"Groups with fewer than {n} patients are not shown.",
+        suppressed_note=f"Groups with fewer than {n} patients, or fewer than {n} with or "
+        "without an outcome, are not shown (nor a figure that would give one away).",
         alerts_by_clinician=alert_load,
     )
 
@@ -576,7 +593,7 @@ def _clinic_totals(
     active = sums.get("active_patients", 0) or 0
 
     def rate(num: str, den: str) -> float | None:
-        return None if (sums.get(den) or 0) < n else sums[num] / sums[den]
+        return sums[num] / sums[den] if discloses(sums.get(num), sums.get(den), n) else None
 
     marks = ", ".join("?" * len(sites)) or "NULL"
     raised = _frame(
@@ -642,12 +659,72 @@ def suppress_small(
     )
 
 
-def _rates(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(
-        (pl.col("improved") / pl.col("improved_known")).alias("reliable_improvement_rate"),
-        (pl.col("recovered") / pl.col("recovery_known")).alias("recovery_rate"),
-        (pl.col("with_wearable") / pl.col("active_patients")).alias("wearable_coverage_rate"),
-    ).drop("improved", "improved_known", "recovered", "recovery_known", "with_wearable")
+# Every proportion a manager sees: rate name -> (numerator, denominator).
+RATES = {
+    "engaged_7d_rate": ("engaged_7d", "active_patients"),
+    "reliable_improvement_rate": ("improved", "improved_known"),
+    "recovery_rate": ("recovered", "recovery_known"),
+    "wearable_coverage_rate": ("with_wearable", "active_patients"),
+}
+
+
+def discloses(num: float | None, den: float | None, minimum: int) -> bool:
+    """The one disclosure rule for a proportion (the export and the fairness audit use the
+    same): at least ``minimum`` in the group, with and without the outcome. "3 of 23" and
+    "33 of 34" both single out a handful of people."""
+    if num is None or den is None:
+        return False
+    return den >= minimum and num >= minimum and den - num >= minimum
+
+
+def disclose(
+    frame: pl.DataFrame,
+    rates: dict[str, tuple[str, str]],
+    minimum: int,
+    *,
+    within: str | None = None,
+) -> pl.DataFrame:
+    """Each rate (and its numerator) shown only where :func:`discloses` holds (primary
+    suppression); then, in every ``within`` group (the whole table when None, whose total
+    is shown elsewhere), rows are hidden smallest first until the hidden rows pooled pass
+    the rule too, so no hidden figure can be had by subtraction (complementary)."""
+    out = frame
+    groups = (
+        [list(range(frame.height))]
+        if within is None
+        else [
+            part["_row"].to_list()
+            for _, part in frame.with_row_index("_row").group_by(within, maintain_order=True)
+        ]
+    )
+    for rate, (num, den) in rates.items():
+        nums, dens = frame[num].to_list(), frame[den].to_list()
+        hidden = {i for i in range(frame.height) if not discloses(nums[i], dens[i], minimum)}
+        for members in groups:
+            while True:
+                gone = [i for i in members if i in hidden]
+                shown = [i for i in members if i not in hidden]
+                if not gone or not shown:
+                    break
+                pooled_num = sum(nums[i] or 0 for i in gone)
+                pooled_den = sum(dens[i] or 0 for i in gone)
+                if discloses(pooled_num, pooled_den, minimum):
+                    break
+                hidden.add(min(shown, key=lambda i: (dens[i] or 0, i)))
+        mask = pl.Series([i in hidden for i in range(frame.height)])
+        value = pl.col(num) / pl.col(den)
+        out = out.with_columns(
+            pl.when(mask).then(None).otherwise(value).alias(rate),
+            pl.when(mask).then(None).otherwise(pl.col(num)).alias(num),
+        )
+    return out
+
+
+def _rates(frame: pl.DataFrame, minimum: int, *, within: str | None) -> pl.DataFrame:
+    keep = {"engaged_7d"}  # shown as a count beside active_patients, where disclosed
+    drop = [c for pair in RATES.values() for c in pair[:1] if c not in keep]
+    drop += ["improved_known", "recovery_known"]
+    return disclose(frame, RATES, minimum, within=within).drop(drop)
 
 
 # --- researcher ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import streamlit as st
 
 from analytics.access import Role
 from dashboard import session
+from dashboard.format import plain
 from dashboard.screens import alerts, caseload, clinic, data, empty, fairness, models, patient
 
 st.set_page_config(
@@ -60,21 +61,22 @@ def main() -> None:
     if ctx is None:
         st.navigation([st.Page(empty.no_snapshot, title="Getting started", default=True)]).run()
         return
-    if session.demo_mode():
+    # Configured sign-in always wins: the demo picker is considered only without it.
+    if session.auth_configured():
+        actor = session.signed_in_actor(ctx)
+        if actor is None:
+            page = empty.sign_in if not session.logged_in() else empty.unknown_user
+            st.navigation([st.Page(page, title="Sign in", default=True)]).run()
+            return
+        st.sidebar.caption(f"Signed in as {plain(actor.user)}")
+        st.sidebar.button("Sign out", on_click=st.logout)
+    elif session.demo_mode():
         st.info(
             "**Demo mode** — synthetic patients only. Choose whose view to see under "
             "*Viewing as* in the sidebar; a real clinic signs in instead.",
             icon=":material/science:",
         )
         actor = session.demo_actor(ctx)
-    elif session.auth_configured():
-        actor = session.signed_in_actor(ctx)
-        if actor is None:
-            page = empty.sign_in if not session.logged_in() else empty.unknown_user
-            st.navigation([st.Page(page, title="Sign in", default=True)]).run()
-            return
-        st.sidebar.caption(f"Signed in as {actor.user}")
-        st.sidebar.button("Sign out", on_click=st.logout)
     else:
         st.navigation([st.Page(empty.no_auth, title="Sign-in not configured", default=True)]).run()
         return

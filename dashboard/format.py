@@ -24,3 +24,17 @@ def tier_label(prefix: str) -> pl.Expr:
             )
         )
     )
+
+
+# Characters Markdown (and Streamlit's extensions: :icons:, :color[...], $math$) gives a
+# meaning to. Escaped with a backslash, each shows as itself.
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|~:$&=\"'^")
+
+
+def plain(text: object) -> str:
+    """Any name or free text, made safe to pass where Streamlit renders Markdown (titles,
+    captions, labels): links, images, emphasis and HTML show as the characters typed."""
+    value = "" if text is None else str(text)
+    escaped = "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in value)
+    # A line break would start a new Markdown block (a heading, a list): keep one line.
+    return " ".join(escaped.split())

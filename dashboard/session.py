@@ -14,17 +14,23 @@ import os
 import duckdb
 import streamlit as st
 
-from analytics import audit
 from analytics.access import Actor, Context, UnknownUser, actor_for_clinician, actor_for_email
-from analytics.keys import pseudonym_key
-from analytics.settings import Settings, load_settings
+from analytics.keys import load_key, pseudonym_key
+from analytics.server import is_demo_dir
+from analytics.settings import Settings, audit_anchor_path, audit_key_path, load_settings
 from analytics.store import DataDir, connect, current_snapshot, cursor, open_workspace
 
 DEMO_ENV = "CASELOAD_DEMO"
 
 
 def demo_mode() -> bool:
-    return os.environ.get(DEMO_ENV) == "1"
+    """Demo identity picker: asked for by `caseload serve`, in a directory demo built, and
+    never when sign-in is configured (configured sign-in always wins)."""
+    return (
+        os.environ.get(DEMO_ENV) == "1"
+        and is_demo_dir(settings().data_dir)
+        and not auth_configured()
+    )
 
 
 @st.cache_resource(show_spinner=False)
@@ -57,8 +63,9 @@ def context() -> Context | None:
         snapshot=cursor(shared, settings=s),
         workspace=st.session_state["workspace"],
         pseudonym_key=pseudonym_key(data_dir.root),
-        audit_key=audit.audit_key(data_dir.root),
+        audit_key=load_key(audit_key_path(s)),
         snapshot_id=info.snapshot_id,
+        audit_anchor=audit_anchor_path(s),
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from analytics.fairness.result import AuditResult, Estimate, GroupResult
+from analytics.files import csv_safe_row, open_private
 
 SCHEMA = "caseload-insight/fairness-report"
 SCHEMA_VERSION = 1
@@ -285,7 +286,8 @@ def to_csv(result: AuditResult) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(_csv_rows(result))
+    # Group names come from the data: a value like "=HYPERLINK(...)" stays text.
+    writer.writerows(csv_safe_row(row) for row in _csv_rows(result))
     return buf.getvalue()
 
 
@@ -319,8 +321,6 @@ def write_report(result: AuditResult, path: str | os.PathLike[str], fmt: str | N
     ``path``, readable by its owner only."""
     path = Path(path)
     text = render(result, format_for(path, fmt))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        os.fchmod(fh.fileno(), 0o600)
+    with open_private(path, newline="") as fh:
         fh.write(text)
     return path

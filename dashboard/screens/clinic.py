@@ -8,6 +8,7 @@ import streamlit as st
 from analytics import views
 from analytics.settings import response_hours
 from dashboard import charts
+from dashboard.format import plain
 
 
 def _pct(value) -> str:
@@ -18,7 +19,8 @@ def render() -> None:
     ctx, actor = st.session_state["ctx"], st.session_state["actor"]
     o = views.clinic_overview(ctx, actor)
     st.title("Clinic overview")
-    st.caption(f"Sites: {', '.join(o.sites)} · data as of {o.as_of} · {o.suppressed_note}")
+    sites = ", ".join(plain(site) for site in o.sites)
+    st.caption(f"Sites: {sites} · data as of {o.as_of} · {o.suppressed_note}")
     t = o.totals
     c = st.columns(4)
     c[0].metric(
@@ -98,7 +100,12 @@ def render() -> None:
 
 
 def _table(frame: pl.DataFrame) -> pl.DataFrame:
-    rates = ["reliable_improvement_rate", "recovery_rate", "wearable_coverage_rate"]
+    rates = [
+        "engaged_7d_rate",
+        "reliable_improvement_rate",
+        "recovery_rate",
+        "wearable_coverage_rate",
+    ]
     return (
         frame.with_columns([(pl.col(r) * 100).round(0).alias(r) for r in rates])
         .with_columns(

@@ -10,7 +10,7 @@ from analytics.access import AccessDenied
 from analytics.alerts import MESSAGE_PREFIX
 from analytics.clinical import item9_state
 from dashboard import charts
-from dashboard.format import ARROWS
+from dashboard.format import ARROWS, plain
 from dashboard.screens.alerts import alert_card
 
 
@@ -47,8 +47,12 @@ def render() -> None:
         st.error(f"{exc}. You can open only your own active patients.")
         return
     s = view.summary
-    st.title(str(s.get("display_name") or view.patient_id))
-    st.caption(f"Patient {view.patient_id} · enrolled {s['enrolled_on']} · site {s['site_id']}")
+    # Names and ids are data, never Markdown: a name with a link or an image shows as typed.
+    st.title(plain(s.get("display_name") or view.patient_id))
+    st.caption(
+        f"Patient {plain(view.patient_id)} · enrolled {s['enrolled_on']} · "
+        f"site {plain(s['site_id'])}"
+    )
     _safety_panel(ctx, actor, view)
     _scores(s)
     _risk_cards(ctx, actor, view)
@@ -230,5 +234,5 @@ def _notes(ctx, actor, view) -> None:
             views.add_note(ctx, actor, view.patient_id, body)
             st.rerun()
     for row in view.notes.iter_rows(named=True):
-        st.caption(f"{row['at']} · {row['author']}")
+        st.caption(f"{plain(row['at'])} · {plain(row['author'])}")
         st.text(row["body"])

@@ -25,6 +25,7 @@ def trail(settings):
             action="view_patient",
             target="patient",
             patient_key=f"pk{i}",
+            anchor=data_dir.root / "audit-anchor.log",
         )
     yield ws, key
     ws.close()

@@ -17,8 +17,9 @@ import pytest
 from analytics import audit
 from analytics.access import AccessDenied, Actor, Context, actor_for_email
 from analytics.cli import main
-from analytics.export import OutputNotEmpty, export_research
+from analytics.export import OutputNotEmpty, censor_days, export_research
 from analytics.ingest import ingest
+from analytics.keys import pseudonym_key
 from analytics.pipeline import refresh
 from analytics.settings import load_settings
 from analytics.views import research_cohort
@@ -34,7 +35,7 @@ BIRTH = [1937] * 11 + [1936] * 6 + [1929] * 6 + [None] * 11  # 89, 90, 97, missi
 GENDER = ["Female"] * 12 + ["Male"] * 9 + ["male"] * 2 + ["Non-binary"] * 6 + ["Another"] * 5
 INSURANCE = ["Commercial"] * 20 + ["Medicaid"] * 11 + ["Medicare"] * 3
 N = len(BIRTH)
-DISCHARGED = 12  # the first 12 patients, 30 days after enrolment
+DISCHARGED = 12  # the first 12 patients, 10 days after enrolment
 TABLES = ("patients", "features", "labels", "predictions", "aggregates")
 
 
@@ -73,7 +74,8 @@ def clinic(tmp_path_factory):
                 "patient_id": f"k{i:02d}",
                 "clinician_id": "t1",
                 "enrolled_on": "2026-01-05",
-                "discharged_on": "2026-02-04" if i < DISCHARGED else "",
+                # Day 10: before every patient's export cut-off (55 - 44 = day 11 at the least).
+                "discharged_on": "2026-01-15" if i < DISCHARGED else "",
                 "display_name": f"Patient Number {i}",
                 "birth_year": BIRTH[i] or "",
                 "gender": GENDER[i],
@@ -87,6 +89,9 @@ def clinic(tmp_path_factory):
         files / "checkins.csv",
         [{"patient_id": f"k{N - 1:02d}", "checked_in_at": "2026-03-01T10:00:00Z", "mood": 5}],
     )
+    (root / "data").mkdir()
+    # These tests are about category pooling; k-anonymity has its own (tests/security).
+    (root / "data" / "settings.toml").write_text("export_min_k = 1\n")
     settings = load_settings(root / "data")
     assert ingest([files], settings=settings).exit_code == 0
     refresh(settings=settings)
@@ -166,9 +171,13 @@ def test_small_categories_pooled(clinic, export):
 
 def test_days_since_enrolment_and_pseudonyms(clinic, export):
     rows = _by_id(clinic, export)
-    assert rows[0]["discharged"] is True and rows[0]["days_to_discharge"] == 30
+    key = pseudonym_key(clinic.data_dir)
+    cut = {i: censor_days(key, f"k{i:02d}") for i in range(N)}
+    assert all(15 <= c <= 44 for c in cut.values()) and len(set(cut.values())) > 5
+    # 2026-01-05 to 2026-03-01 is 55 days; each patient's data ends `cut` days earlier.
+    assert {i: r["days_enrolled"] for i, r in rows.items()} == {i: 55 - c for i, c in cut.items()}
+    assert rows[0]["discharged"] is True and rows[0]["days_to_discharge"] == 10
     assert rows[N - 1]["discharged"] is False and rows[N - 1]["days_to_discharge"] is None
-    assert {r["days_enrolled"] for r in rows.values()} == {55}  # 2026-01-05 to 2026-03-01
     ctx = Context.open(clinic)
     try:
         assert {r["clinician_key"] for r in rows.values()} == {ctx.clinician_pseudonym("t1")}
@@ -284,14 +293,22 @@ def test_refuses_a_non_empty_target_and_writes_nothing(clinic, tmp_path):
 def test_cli_export_research(clinic, tmp_path, capsys):
     data = str(clinic.data_dir)
     out = tmp_path / "cli"
-    assert main(["export", "research", "--out", str(out), "--data-dir", data]) == 0
+    # Without --as the export is refused (and recorded), not run as an implicit admin.
+    assert main(["export", "research", "--out", str(out), "--data-dir", data]) == 1
+    assert "needs --as" in capsys.readouterr().err and not out.exists()
+    refusal = _audit(clinic)[-1]
+    assert refusal.outcome == "denied" and refusal.actor == f"cli:{getpass.getuser()}"
+
+    args = ["export", "research", "--out", str(out), "--data-dir", data]
+    assert main([*args, "--as", "a1@clinic.example"]) == 0
     printed = capsys.readouterr().out
     assert str(out) in printed and f"patients {N}" in printed
     assert (out / "manifest.json").is_file()
-    mine = [e for e in _audit(clinic) if e.actor == f"cli:{getpass.getuser()}"]
+    mine = [e for e in _audit(clinic) if e.actor.endswith(f" via cli:{getpass.getuser()}")]
     assert mine and mine[-1].role == "admin" and mine[-1].outcome == "allowed"
+    assert mine[-1].actor.startswith("a1@clinic.example")
 
-    assert main(["export", "research", "--out", str(out), "--data-dir", data]) == 2
+    assert main([*args, "--as", "a1@clinic.example"]) == 2
     assert "not an empty directory" in capsys.readouterr().err
 
     refused = tmp_path / "refused"

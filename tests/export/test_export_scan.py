@@ -26,7 +26,7 @@ import pytest
 import time_machine
 
 from analytics.access import Actor, Context, Role, actor_for_clinician
-from analytics.export import export_research
+from analytics.export import censor_days, export_research
 from analytics.ingest import ingest
 from analytics.pipeline import refresh
 from analytics.settings import load_settings
@@ -468,7 +468,18 @@ def test_planted_category_is_pooled_and_ages_banded(planted, exported):
     assert mine["site"].to_list() == ["Other (suppressed)"] * 3  # a site of 3 patients
     # born 1931: 90+ at enrolment; 3 people is a small band, so it is pooled too
     assert set(mine["age_band"]) <= {"90+", "Other (suppressed)"}
-    assert (mine["days_enrolled"] == 150).all()
+    # 150 days to the end of data, less each patient's keyed cut-off (15-44 days).
+    expected = {
+        ctx_key: 150 - censor_days(settings_key(settings), pid)
+        for pid, ctx_key in zip(PATIENTS, keys, strict=True)
+    }
+    assert dict(mine.select("patient_key", "days_enrolled").rows()) == expected
+
+
+def settings_key(settings) -> bytes:
+    from analytics.keys import pseudonym_key
+
+    return pseudonym_key(settings.data_dir)
 
 
 def test_export_files_are_owner_only_and_listed(exported):
@@ -516,7 +527,22 @@ def test_pseudonyms_differ_across_data_directories(small_demo, planted, exported
     )
     mine = set(pl.read_parquet(exported.out_dir / "patients.parquet")["patient_key"])
     theirs = set(pl.read_parquet(result.out_dir / "patients.parquet")["patient_key"])
-    assert len(theirs) == 160
+    # Every patient enrolled by their own keyed cut-off (15-44 days before the end).
+    key = settings_key(load_settings(other))
+    from analytics.serving import data_as_of
+    from analytics.store import connect
+
+    con = connect(Path(":memory:"), settings=load_settings(other))
+    try:
+        con.execute("ATTACH ? AS wh (READ_ONLY)", [str(other / "warehouse.duckdb")])
+        end = data_as_of(con)
+        con.complete()
+        enrolled = con.execute("SELECT patient_id, enrolled_on FROM wh.patients").fetchall()
+    finally:
+        con.close()
+    expected = sum(e <= end - timedelta(days=censor_days(key, pid)) for pid, e in enrolled)
+    assert len(enrolled) == 160 and 130 < expected < 160
+    assert len(theirs) == expected
     assert not mine & theirs
     clinicians_mine = set(pl.read_parquet(exported.out_dir / "patients.parquet")["clinician_key"])
     clinicians_theirs = set(pl.read_parquet(result.out_dir / "patients.parquet")["clinician_key"])

@@ -203,7 +203,15 @@ def test_quarantine_export_fix_and_reingest(base_clinic, write_csv, tmp_path, co
     assert "checkins.csv:5  [checkins] column patient_id: unknown patient" in listing
 
     out = tmp_path / "fix"
-    assert main(["quarantine", "--export", str(out), "--data-dir", data]) == 0
+    # The export holds raw rows, so it needs a named admin.
+    assert main(["quarantine", "--export", str(out), "--data-dir", data]) == 1
+    assert "needs --as" in capsys.readouterr().err and not out.exists()
+    admin = (
+        "clinician_id,display_name,site_id,email,role\nc9,Dr Admin,north,admin@example.org,admin\n"
+    )
+    ingest([write_csv("clinicians-admin.csv", admin)], settings=base_clinic)
+    as_admin = ["--as", "Admin@Example.org"]
+    assert main(["quarantine", "--export", str(out), "--data-dir", data, *as_admin]) == 0
     exported = pl.read_csv(out / "checkins-quarantined.csv", infer_schema=False)
     assert exported["mood"].to_list() == ["77", "3"]
     assert exported["_line"].to_list() == ["4", "5"]

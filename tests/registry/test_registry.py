@@ -45,8 +45,8 @@ def test_saved_models_load_with_their_card_and_window(trained_clinic):
 
 def test_a_tampered_model_file_is_refused(registry_copy):
     path = registry_copy.models / registry.current_models(registry_copy)[0]["path"]
-    blob = (path / "model.pkl").read_bytes()
-    (path / "model.pkl").write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))
+    blob = (path / registry.MODEL_FILE).read_bytes()
+    (path / registry.MODEL_FILE).write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))
     name = registry.current_models(registry_copy)[0]["name"]
     with pytest.raises(registry.ModelLoadError, match="does not match its recorded hash"):
         registry.load_current(registry_copy, name)
@@ -55,9 +55,9 @@ def test_a_tampered_model_file_is_refused(registry_copy):
 def test_a_manifest_edited_to_match_is_still_refused_by_current_json(registry_copy):
     entry = registry.current_models(registry_copy)[0]
     path = registry_copy.models / entry["path"]
-    (path / "model.pkl").write_bytes(b"not the model")
+    (path / registry.MODEL_FILE).write_bytes(b"not the model")
     manifest = json.loads((path / "manifest.json").read_text())
-    manifest["sha256"] = registry._sha256(path / "model.pkl")
+    manifest["sha256"] = registry._sha256(path / registry.MODEL_FILE)
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(registry.ModelLoadError, match="hash"):
         registry.load_current(registry_copy, entry["name"])

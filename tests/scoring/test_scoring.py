@@ -4,6 +4,7 @@ and the predictions export is recorded in the audit trail."""
 from __future__ import annotations
 
 import csv
+import getpass
 import json
 
 import numpy as np
@@ -139,9 +140,16 @@ def test_predictions_export_is_audited_without_patient_ids(scored, tmp_path, cap
     settings, _, _ = scored
     out = tmp_path / "scores.csv"
     data = str(settings.data_dir)
-    assert (
-        main(["predictions", "--data-dir", data, "--model", "relapse_risk", "--out", str(out)]) == 0
-    )
+    info, con = open_snapshot(DataDir(settings.data_dir), settings=settings)
+    try:
+        roles = dict(con.execute("SELECT role, email FROM clinicians").fetchall())
+    finally:
+        con.close()
+    base = ["predictions", "--data-dir", data, "--model", "relapse_risk", "--out", str(out)]
+    # Patient-level scores need a named admin: none, or a therapist, is refused.
+    assert main(base) == 1 and not out.exists()
+    assert main([*base, "--as", roles["therapist"]]) == 1 and not out.exists()
+    assert main([*base, "--as", roles["admin"]]) == 0
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and set(rows[0]) == {
@@ -155,15 +163,29 @@ def test_predictions_export_is_audited_without_patient_ids(scored, tmp_path, cap
     }
     assert {r["model"] for r in rows} == {"relapse_risk"}
     assert oct(out.stat().st_mode & 0o777) == "0o600"
-    assert main(["predictions", "--data-dir", data, "--format", "json"]) == 0
+    capsys.readouterr()
+    assert (
+        main(["predictions", "--data-dir", data, "--format", "json", "--as", roles["admin"]]) == 0
+    )
     exported = json.loads(capsys.readouterr().out)
     assert {r["model"] for r in exported} == {"relapse_risk", "engagement_drop"}
     ws = open_workspace(DataDir(settings.data_dir))
     try:
-        entries = [e for e in audit.entries(ws) if e.action == "export_predictions"]
+        entries = [
+            e
+            for e in audit.entries(ws)
+            if e.action == "export_predictions" and e.outcome == "allowed"
+        ]
+        denied = [
+            e
+            for e in audit.entries(ws)
+            if e.action == "export_predictions" and e.outcome == "denied"
+        ]
     finally:
         ws.close()
     assert [json.loads(e.detail)["rows"] for e in entries] == [len(rows), len(exported)]
+    assert len(denied) == 2
+    assert all(e.actor == f"{roles['admin']} via cli:{getpass.getuser()}" for e in entries)
     ids = {r["patient_id"] for r in exported}
     for e in entries:
         assert not any(pid in (e.detail or "") + (e.target or "") for pid in ids)
