@@ -14,7 +14,7 @@ The alert id is made here and only here (:func:`message_alert_id`,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -159,37 +159,52 @@ def _sources(ctx: Context, scope: str, params: list[object]) -> pl.DataFrame:
         cur.close()
 
 
-def _actions(ctx: Context, alert_ids: list[str]) -> dict[str, list[tuple[int, str, str, str, str]]]:
-    """Workspace actions per alert id, oldest first: (id, at, actor, action, note)."""
-    out: dict[str, list[tuple[int, str, str, str, str]]] = {}
-    if not alert_ids:
-        return out
-    # Chunked: SQLite caps the number of parameters in one statement.
-    for start in range(0, len(alert_ids), 500):
-        chunk = alert_ids[start : start + 500]
-        marks = ", ".join("?" * len(chunk))
+_HISTORY = pl.List(
+    pl.Struct({"at": pl.String, "actor": pl.String, "action": pl.String, "note": pl.String})
+)
+
+
+def _actions(ctx: Context, alert_ids: list[str]) -> pl.DataFrame:
+    """Workspace actions on these alerts: alert_id, id, at (UTC), at_local (the clinic's
+    time with its zone label), actor, action, note."""
+    if len(alert_ids) <= 2000:
+        rows: list[tuple] = []
+        # Chunked: SQLite caps the number of parameters in one statement.
+        for start in range(0, len(alert_ids), 500):
+            chunk = alert_ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows += ctx.workspace.execute(
+                f"SELECT alert_id, id, at, actor, action, note FROM alert_actions "
+                f"WHERE alert_id IN ({marks})",
+                chunk,
+            ).fetchall()
+    else:  # a manager's whole sites: one scan beats hundreds of IN lists
         rows = ctx.workspace.execute(
-            f"""SELECT alert_id, id, at, actor, action, note FROM alert_actions
-                WHERE alert_id IN ({marks}) ORDER BY id""",
-            chunk,
+            "SELECT alert_id, id, at, actor, action, note FROM alert_actions"
         ).fetchall()
-        for alert_id, *rest in rows:
-            out.setdefault(alert_id, []).append(tuple(rest))  # type: ignore[arg-type]
-    return out
+    zone = ZoneInfo(ctx.settings.clinic_timezone)
+    # Per action, not per alert: actions are few, and stored times vary in form.
+    parsed = [(a, i, _as_utc(_parse(at)), actor, act, note) for a, i, at, actor, act, note in rows]
+    return pl.DataFrame(
+        [
+            (a, i, at, at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"), actor, act, note)
+            for a, i, at, actor, act, note in parsed
+        ],
+        schema={
+            "alert_id": pl.String,
+            "id": pl.Int64,
+            "at": pl.Datetime("us", "UTC"),
+            "at_local": pl.String,
+            "actor": pl.String,
+            "action": pl.String,
+            "note": pl.String,
+        },
+        orient="row",
+    )
 
 
-def _local(at: str, zone: ZoneInfo) -> str:
-    """A stored UTC instant as the clinic sees it, with the zone's label."""
-    moment = datetime.fromisoformat(at)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def _age_text(days: int) -> str:
-    if days <= 0:
-        return "open today"
-    return f"open {days} day{'s' if days != 1 else ''}"
+def _parse(at: str) -> datetime:
+    return datetime.fromisoformat(at)
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -197,49 +212,60 @@ def _as_utc(value: datetime) -> datetime:
 
 
 def _assemble(ctx: Context, raw: pl.DataFrame, now: datetime) -> pl.DataFrame:
-    acts = _actions(ctx, raw["alert_id"].to_list()) if raw.height else {}
-    hours = response_hours(ctx.settings)
-    zone = ZoneInfo(ctx.settings.clinic_timezone)
-    rows = []
-    for r in raw.iter_rows(named=True):
-        level = _LEVEL[r["level"]]
-        history = acts.get(r["alert_id"], [])
-        status = _STATUS_AFTER[history[-1][3]] if history else "open"
-        raised = _as_utc(r["raised_at"])
-        # The response clock starts when the alert was raised, or again when re-opened.
-        reopened = [h[1] for h in history if h[3] == "reopen"]
-        start = max([raised, *(_as_utc(datetime.fromisoformat(t)) for t in reopened)])
-        due = start + timedelta(hours=float(hours[level.response_key]))
-        days = max(0, (now - raised).days)
-        rows.append(
-            {
-                "alert_id": r["alert_id"],
-                "patient_id": r["patient_id"],
-                "display_name": r["display_name"],
-                "clinician_id": r["clinician_id"],
-                "kind": r["kind"],
-                "level": level.key,
-                "level_rank": level.rank,
-                "level_label": f"{level.icon} {level.word}",
-                "raised_at": raised,
-                "detail": r["detail"],
-                "status": status,
-                "age_days": days,
-                "age_text": _age_text(days) if status != "resolved" else f"raised {days} days ago",
-                "due_by": due,
-                "overdue": status == "open" and now > due,
-                "history": [
-                    {
-                        "at": _local(at, zone),
-                        "actor": actor,
-                        "action": _ACTION_WORD.get(action, action),
-                        "note": note,
-                    }
-                    for _id, at, actor, action, note in history
-                ],
-            }
+    acts = _actions(ctx, raw["alert_id"].to_list()) if raw.height else _actions(ctx, [])
+    hist = (
+        acts.sort("id")
+        .group_by("alert_id", maintain_order=True)
+        .agg(
+            pl.struct(
+                pl.col("at_local").alias("at"),
+                "actor",
+                pl.col("action").replace_strict(_ACTION_WORD, default=pl.col("action")),
+                "note",
+            ).alias("history"),
+            pl.col("action").last().alias("last_action"),
+            pl.col("at").filter(pl.col("action") == "reopen").max().alias("reopened_at"),
         )
-    frame = pl.DataFrame(rows, schema=_SCHEMA, orient="row")
+    )
+    hours = response_hours(ctx.settings)
+    level_hours = {lv.key: float(hours[lv.response_key]) for lv in LEVELS}
+    now_lit = pl.lit(now, dtype=pl.Datetime("us", "UTC"))
+    raised = pl.col("raised_at").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    frame = raw.with_columns(raised.alias("raised_at")).join(hist, on="alert_id", how="left")
+    status = pl.col("last_action").replace_strict(_STATUS_AFTER, default="open").fill_null("open")
+    # The response clock starts when the alert was raised, or again when re-opened.
+    start = pl.max_horizontal("raised_at", "reopened_at")
+    due = start + pl.duration(
+        milliseconds=(pl.col("level").replace_strict(level_hours) * 3_600_000).cast(pl.Int64)
+    )
+    days = (now_lit - pl.col("raised_at")).dt.total_days().clip(lower_bound=0)
+    frame = frame.with_columns(
+        status.alias("status"),
+        days.alias("age_days"),
+        due.alias("due_by"),
+        pl.col("level")
+        .replace_strict({lv.key: lv.rank for lv in LEVELS}, return_dtype=pl.Int8)
+        .alias("level_rank"),
+        pl.col("level")
+        .replace_strict({lv.key: f"{lv.icon} {lv.word}" for lv in LEVELS})
+        .alias("level_label"),
+        pl.col("history").fill_null(pl.lit([], dtype=_HISTORY)),
+    )
+    frame = (
+        frame.with_columns(
+            pl.when(pl.col("status") == "resolved")
+            .then(pl.format("raised {} days ago", pl.col("age_days")))
+            .when(pl.col("age_days") == 0)
+            .then(pl.lit("open today"))
+            .when(pl.col("age_days") == 1)
+            .then(pl.lit("open 1 day"))
+            .otherwise(pl.format("open {} days", pl.col("age_days")))
+            .alias("age_text"),
+            ((pl.col("status") == "open") & (now_lit > pl.col("due_by"))).alias("overdue"),
+        )
+        .select(list(_SCHEMA))
+        .cast(_SCHEMA)
+    )
     # Unresolved first; then urgency; then the oldest first (it has waited longest).
     return frame.sort(
         [pl.col("status") == "resolved", "level_rank", "raised_at", "alert_id"]
