@@ -35,13 +35,20 @@ _LEET_TOKEN = re.compile(r"(?<![\w@])(?=[\w@]*[a-z])(?=[\w@]*[0-9@])[a-z0-9@]{3,
 _NOT_LEET = re.compile(r"\d+(?:mg|ml|mcg|g|kg|lbs?|min|mins|h|hr|hrs|am|pm|st|nd|rd|th|x|k|s|yo)")
 
 
+# Letters that Unicode does not decompose but people type without the mark anyway.
+_UNDECOMPOSED = str.maketrans(
+    {"đ": "d", "Đ": "d", "ð": "d", "ø": "o", "Ø": "o", "ł": "l", "Ł": "l"}
+)
+
+
 def _fold_char(ch: str) -> str:
     if ch.isascii():
         return ch.lower()
     # Lower-case first so that e.g. U+0130 decomposes to a plain "i"; compatibility forms
     # can decompose to capitals ("𝐀" is a bold "A"), hence the second lower().
     decomposed = unicodedata.normalize("NFKD", ch.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return folded.translate(_UNDECOMPOSED)
 
 
 def normalise_base(text: str) -> tuple[str, list[int], list[int]]:
