@@ -46,6 +46,10 @@ STAGES: dict[str, tuple[str, str | None]] = {
         f"message analysis alone, {TEXT_SAMPLE:,} patient messages, each text vs each distinct text",
         None,
     ),
+    "text_speed": (
+        f"message analysis, every text of {TEXT_SAMPLE:,}: today's vs the pre-issue-13 module, same run",
+        None,
+    ),
     "features_pandas": ("baseline: the same model features in plain pandas", None),
     "features": (
         "model features, every patient x weekly as-of date (DuckDB + numpy)",
@@ -221,6 +225,25 @@ def _stage_text_analysis(work: Path, args: argparse.Namespace) -> dict:
         "projected_all_without_dedup_s": round(len(texts) / (len(sample) / every), 1),
         "seconds": every,
     }
+
+
+def _stage_text_speed(work: Path, args: argparse.Namespace) -> dict:
+    """Every patient message of the sample analysed (no de-duplication) by the current
+    module and by the copy of the old one in benchmarks/text_baseline, in the same run."""
+    import polars as pl
+
+    from benchmarks.text_speed import measure
+
+    frame = pl.read_csv(work / "files" / "messages.csv", infer_schema=False)
+    frame = frame.rename({c: c.strip().lower() for c in frame.columns})
+    texts = (
+        frame.filter(pl.col("sender").str.strip_chars().str.to_lowercase() == "patient")["text"]
+        .drop_nulls()
+        .to_list()
+    )[:TEXT_SAMPLE]
+    started = time.perf_counter()
+    result = measure(texts, repeats=1)
+    return {"rows": len(texts), **result, "seconds": time.perf_counter() - started}
 
 
 def _stage_refresh(work: Path, args: argparse.Namespace) -> dict:

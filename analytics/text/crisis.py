@@ -482,7 +482,9 @@ def _classify(eng: _Engine, masked: str) -> _Decision:
 
     composed = _compose(eng, masked, distress)
     if composed is not None:
-        return _Decision(composed, False)
+        if not _about_other(eng, masked, composed):
+            return _Decision(composed, False)
+        other = True
 
     if distress:
         means = sig["means_at_hand"].search(masked)

@@ -105,7 +105,9 @@ def _load(code: str, shared: dict[str, str]) -> Lexicon:
         for phrase in entry.get("phrases", []):
             words = canonical_base(phrase.rstrip("*")).split()
             if gate is not None and words:
-                key = next((w for w in words if w not in markers), words[0])
+                # The longest uncommon word: short ones may be written joined ("jai").
+                uncommon = [w for w in words if w not in markers and len(w) >= 3]
+                key = max(uncommon or words, key=len)
                 gate.add(key[:4])
         alternatives = [_expand(p, fragments) for p in entry.get("patterns", [])]
         alternatives += [phrase_pattern(p, bounded=bounded) for p in entry.get("phrases", [])]

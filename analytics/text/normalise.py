@@ -29,10 +29,17 @@ _SPACES = re.compile(r"\s+")
 _TOKENS = re.compile(r"[a-z0-9]+")
 _ELONGATED = re.compile(r"([a-z])\1\1+")
 # Digits read as letters, only inside tokens that are mostly letters ("k1ll", "su1c1de").
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a"})
-_LEET_TOKEN = re.compile(r"(?<![\w@])(?=[\w@]*[a-z])(?=[\w@]*[0-9@])[a-z0-9@]{3,}(?![\w@])")
+# ("@" is left alone: in chat it is a mention far more often than an "a".)
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"})
+_LEET_TOKEN = re.compile(r"(?<!\w)(?=\w*[a-z])(?=\w*[0-9])[a-z0-9]{3,}(?!\w)")
 # Units and ordinals stay as they are ("20mg", "3rd", "10pm").
 _NOT_LEET = re.compile(r"\d+(?:mg|ml|mcg|g|kg|lbs?|min|mins|h|hr|hrs|am|pm|st|nd|rd|th|x|k|s|yo)")
+
+
+# Letters that Unicode does not decompose but people type without the mark anyway.
+_UNDECOMPOSED = str.maketrans(
+    {"đ": "d", "Đ": "d", "ð": "d", "ø": "o", "Ø": "o", "ł": "l", "Ł": "l"}
+)
 
 
 def _fold_char(ch: str) -> str:
@@ -41,7 +48,8 @@ def _fold_char(ch: str) -> str:
     # Lower-case first so that e.g. U+0130 decomposes to a plain "i"; compatibility forms
     # can decompose to capitals ("𝐀" is a bold "A"), hence the second lower().
     decomposed = unicodedata.normalize("NFKD", ch.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return folded.translate(_UNDECOMPOSED)
 
 
 def normalise_base(text: str) -> tuple[str, list[int], list[int]]:
@@ -150,7 +158,7 @@ class Normaliser:
     def canonical(self, text: str) -> str:
         """The normalised text alone (the fast path)."""
         folded = canonical_base(text)
-        if any(c.isdigit() or c == "@" for c in folded):
+        if any(c.isdigit() for c in folded):
             folded = _LEET_TOKEN.sub(self._leet, folded)
         if self._pattern is not None and self._may_replace(folded):
             folded = self._pattern.sub(self._replace, folded)
@@ -161,7 +169,7 @@ class Normaliser:
     def normalise(self, text: str) -> tuple[str, list[int], list[int]]:
         """Normalised text and, per character, its start and end in ``text``."""
         folded, starts, ends = normalise_base(text)
-        if any(c.isdigit() or c == "@" for c in folded):
+        if any(c.isdigit() for c in folded):
             folded, starts, ends = _rewrite(folded, starts, ends, _LEET_TOKEN, self._leet)
         if self._pattern is not None:
             folded, starts, ends = _rewrite(folded, starts, ends, self._pattern, self._replace)
