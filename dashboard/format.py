@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import polars as pl
 
 ARROWS = {
@@ -38,3 +40,10 @@ def plain(text: object) -> str:
     escaped = "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in value)
     # A line break would start a new Markdown block (a heading, a list): keep one line.
     return " ".join(escaped.split())
+
+
+def html_text(text: object) -> str:
+    """Text for ``st.html``: every character escaped, so nothing in it is markup, and no
+    Markdown runs on it either (Markdown would turn a bare URL in a name into a link)."""
+    value = "" if text is None else str(text)
+    return html.escape(" ".join(value.split()), quote=True)

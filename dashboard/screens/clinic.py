@@ -8,7 +8,7 @@ import streamlit as st
 from analytics import views
 from analytics.settings import response_hours
 from dashboard import charts
-from dashboard.format import plain
+from dashboard.format import html_text
 
 
 def _pct(value) -> str:
@@ -19,8 +19,11 @@ def render() -> None:
     ctx, actor = st.session_state["ctx"], st.session_state["actor"]
     o = views.clinic_overview(ctx, actor)
     st.title("Clinic overview")
-    sites = ", ".join(plain(site) for site in o.sites)
-    st.caption(f"Sites: {sites} · data as of {o.as_of} · {o.suppressed_note}")
+    sites = ", ".join(html_text(site) for site in o.sites)
+    st.html(
+        f"<p><small>Sites: {sites} · data as of {o.as_of} · "
+        f"{html_text(o.suppressed_note)}</small></p>"
+    )
     t = o.totals
     c = st.columns(4)
     c[0].metric(

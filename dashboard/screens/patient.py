@@ -10,7 +10,7 @@ from analytics.access import AccessDenied
 from analytics.alerts import MESSAGE_PREFIX
 from analytics.clinical import item9_state
 from dashboard import charts
-from dashboard.format import ARROWS, plain
+from dashboard.format import ARROWS, html_text
 from dashboard.screens.alerts import alert_card
 
 
@@ -47,11 +47,12 @@ def render() -> None:
         st.error(f"{exc}. You can open only your own active patients.")
         return
     s = view.summary
-    # Names and ids are data, never Markdown: a name with a link or an image shows as typed.
-    st.title(plain(s.get("display_name") or view.patient_id))
-    st.caption(
-        f"Patient {plain(view.patient_id)} · enrolled {s['enrolled_on']} · "
-        f"site {plain(s['site_id'])}"
+    # Names and sites are data, never Markdown (which would also turn a bare URL into a
+    # link): escaped HTML shows them exactly as typed.
+    st.html(f"<h1>{html_text(s.get('display_name') or view.patient_id)}</h1>")
+    st.html(
+        f"<p><small>Patient {html_text(view.patient_id)} · enrolled {s['enrolled_on']} · "
+        f"site {html_text(s['site_id'])}</small></p>"
     )
     _safety_panel(ctx, actor, view)
     _scores(s)
@@ -234,5 +235,5 @@ def _notes(ctx, actor, view) -> None:
             views.add_note(ctx, actor, view.patient_id, body)
             st.rerun()
     for row in view.notes.iter_rows(named=True):
-        st.caption(f"{plain(row['at'])} · {plain(row['author'])}")
+        st.html(f"<p><small>{html_text(row['at'])} · {html_text(row['author'])}</small></p>")
         st.text(row["body"])

@@ -181,3 +181,60 @@ def test_payloads_in_messages_and_notes_render_as_inert_text(
     assert main.locator("a[href^='javascript']").count() == 0
     assert main.locator("strong", has_text="not bold").count() == 0
     shoot(page, screenshots, "therapist-patient-payloads")
+
+
+HOSTILE_NAME = "**Bold** [link](http://evil.example/) ![img](http://evil.example/x.png)"
+HOSTILE_SITE = "_north_ ![s](http://evil.example/s.png)"
+
+
+@pytest.mark.attack(6)
+def test_markdown_in_a_name_and_site_renders_as_typed(
+    page, demo_server, demo_dir, payload_patient, screenshots
+):
+    """Issue 15 row 6: a display name and site full of Markdown show as the characters
+    typed: no link, no bold, no image fetched from another host."""
+    import csv
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from analytics.store import DataDir, current_snapshot
+
+    con = duckdb.connect(str(current_snapshot(DataDir(demo_dir)).path), read_only=True)
+    try:
+        clinician, enrolled = con.execute(
+            "SELECT clinician_id, enrolled_on FROM patient_summary WHERE patient_id = ?",
+            [payload_patient],
+        ).fetchone()
+    finally:
+        con.close()
+    path = demo_dir.parent / "patients_hostile.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["patient_id", "clinician_id", "enrolled_on", "display_name", "site_id"])
+        writer.writerow([payload_patient, clinician, enrolled, HOSTILE_NAME, HOSTILE_SITE])
+    for verb in (["ingest", str(path)], ["refresh"]):
+        subprocess.run(
+            [sys.executable, "-m", "analytics.cli", *verb, "--data-dir", str(demo_dir)],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if "evil.example" in r.url else None)
+    # The demo picker's default identity is the first therapist, whose patient this is
+    # (payload_patient); picking it again is not needed.
+    page.goto(f"{demo_server}/patient?patient={payload_patient}")
+    settle(page)
+    assert_clean(page)
+    body = page.inner_text("body")
+    assert HOSTILE_NAME in body and HOSTILE_SITE in body
+    main = page.locator('[data-testid="stMain"]')
+    assert main.locator("a[href*='evil.example']").count() == 0
+    assert main.locator("img[src*='evil.example']").count() == 0
+    assert main.locator("strong", has_text="Bold").count() == 0
+    assert main.locator("em", has_text="north").count() == 0
+    assert fetched == []
+    shoot(page, screenshots, "therapist-patient-hostile-name")

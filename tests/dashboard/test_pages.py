@@ -6,6 +6,7 @@ metrics; the chart builders have their own tests and the browser test sees the r
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import duckdb
@@ -98,6 +99,8 @@ def _rendered_text(at: AppTest) -> str:
         parts += [str(e.value) for e in getattr(at, kind)]
     parts += [f"{m.label} {m.value}" for m in at.metric]
     parts += [df.value.to_string() for df in at.dataframe]
+    # Names and sites are shown through escaped st.html (dashboard.format.html_text).
+    parts += [html.unescape(e.proto.body) for e in at.get("html")]
     return "\n".join(parts)
 
 

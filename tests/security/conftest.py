@@ -28,10 +28,6 @@ PATIENTS = (
 CHECKINS = "patient_id,checked_in_at,mood\np1,2026-03-01T10:00:00Z,5\np3,2026-03-02T10:00:00Z,4\n"
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "attack(row): reproduces an attack from issue 15")
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -50,8 +46,10 @@ def pytest_terminal_summary(terminalreporter):
         return
     terminalreporter.section("attack suite (issue 15)")
     for row in sorted(_TRIED):
+        # 15 stands for the issue's closing point (models as pickles), not a table row.
+        label = "models" if row == 15 else f"row {row:>2}"
         terminalreporter.write_line(
-            f"row {row:>2}: tried {_TRIED[row]:>3}, refused {_REFUSED[row]:>3}"
+            f"{label:>6}: tried {_TRIED[row]:>3}, refused {_REFUSED[row]:>3}"
         )
     terminalreporter.write_line(
         f"total: tried {sum(_TRIED.values())}, refused {sum(_REFUSED.values())}"

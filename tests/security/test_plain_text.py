@@ -3,6 +3,7 @@ text, an image fetched from another host)."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -59,8 +60,11 @@ def test_patient_page_shows_a_hostile_name_and_site_as_typed(staffed, write_csv)
     at = AppTest.from_function(_page, args=(str(staffed.data_dir),), default_timeout=60)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.title[0].value == plain(HOSTILE)
-    assert _unescape(at.title[0].value) == HOSTILE
-    caption = at.caption[0].value
-    assert plain("_north_ ![s](http://evil.example/s.png)") in caption
-    assert "](http" not in caption.replace("\\]\\(http", "")
+    # The name is not in any Markdown element (where a bare URL would become a link)...
+    markdown = [e.value for kind in ("title", "caption", "markdown") for e in at.get(kind)]
+    assert not [v for v in markdown if "evil.example" in v]
+    # ...but escaped HTML, which shows exactly the characters typed.
+    bodies = [e.proto.body for e in at.get("html")]
+    assert f"<h1>{html.escape(HOSTILE)}</h1>" in bodies
+    assert any(html.escape("_north_ ![s](http://evil.example/s.png)") in b for b in bodies)
+    assert not [b for b in bodies if "<a" in b or "<img" in b or "<b>" in b]
