@@ -7,6 +7,7 @@ import streamlit as st
 
 from analytics import views
 from analytics.alerts import LEVELS
+from dashboard.format import plain
 
 STATUS = {"open": "not yet acknowledged", "acknowledged": "acknowledged", "resolved": "resolved"}
 LEVEL_LABEL = {lv.key: lv.word for lv in LEVELS}
@@ -72,8 +73,9 @@ def render() -> None:
 
 def alert_card(ctx, actor, row: dict, *, key: str, show_patient: bool) -> None:
     """One alert as a compact row that expands: history, then the actions."""
+    # The label is Markdown: a name or id goes through plain() so it shows as typed.
     who = (
-        f"{row['display_name'] or row['patient_id']} ({row['patient_id']}) · "
+        f"{plain(row['display_name'] or row['patient_id'])} ({plain(row['patient_id'])}) · "
         if show_patient
         else ""
     )
