@@ -147,7 +147,7 @@ def test_episode_history_sentence_quotes_the_patients_history():
 
 # Phrases of reasons about missing data, coverage or the absence of something.
 _NOT_A_REASON = re.compile(
-    r"^No |Too little|Too few|was 0 on the latest|No messages flagged|No recorded|"
+    r"^No |Too little|Too few|item 9 \(thoughts of self-harm\) was 0|No messages flagged|No recorded|"
     r"Wearable data on|message sentiment|Last questionnaire was|No episode",
     re.IGNORECASE,
 )
