@@ -346,9 +346,37 @@ DESCRIBE: dict[str, Callable[[Mapping[str, float]], tuple[float, float, str]]] =
 }
 # Data coverage is said once, in the "thin inputs" note (analytics.scoring.coverage_notes),
 # never as a reason; the episode status decides whether the relapse model applies at all.
+# Time in care is context (and mostly says how much data there is), not a finding.
 NOT_REASONS = frozenset(
-    {"wearable_coverage", "sentiment_coverage", "assessment_recency", "episode_status"}
+    {
+        "wearable_coverage",
+        "sentiment_coverage",
+        "assessment_recency",
+        "episode_status",
+        "days_in_care",
+    }
 )
+# Which way is worse, and the change a sentence quotes: a reason whose own change points
+# the other way from its direction ("PHQ-9 16, down 3 points" pointing higher, "anxiety
+# above their usual" pointing lower) reads as a contradiction and is not shown.
+_WORSE: dict[str, tuple[str, float]] = {
+    "phq9": ("phq9_change_28d", 1.0),
+    "gad7": ("gad7_change_28d", 1.0),
+    "mood": ("mood_delta", -1.0),
+    "anxiety": ("anxiety_delta", 1.0),
+    "sleep_variability": ("sleep_sd_14d", 0.0),
+}
+
+
+def _contradicts(group: str, direction: str, row: Mapping[str, float]) -> bool:
+    if group not in _WORSE:
+        return False
+    name, worse = _WORSE[group]
+    change = _num(row, name)
+    if worse == 0.0 or math.isnan(change) or change == 0:
+        return False
+    getting_worse = change * worse > 0
+    return getting_worse != (direction == "raises")
 
 
 def _absent(group: str, row: Mapping[str, float]) -> bool:
@@ -374,7 +402,7 @@ def _absent(group: str, row: Mapping[str, float]) -> bool:
             _num(row, "days_since_episode_end")
         )
     if group == "appointments":
-        return math.isnan(_num(row, "no_show_rate_90d"))
+        return not _num(row, "no_show_rate_90d") > 0  # no missed sessions: not a finding
     if group == "sentiment":
         return math.isnan(_num(row, "sentiment_14d"))
     if group == "checkins":
@@ -420,7 +448,9 @@ def reasons(
     )
     out: list[Reason] = []
     for direction, sign in (("raises", 1.0), ("lowers", -1.0)):
-        chosen = [(g, s) for g, s in ranked if s * sign > 0][:top]
+        chosen = [
+            (g, s) for g, s in ranked if s * sign > 0 and not _contradicts(g, direction, row)
+        ][:top]
         for rank, (group, s) in enumerate(chosen, start=1):
             value, baseline, sentence = describe(group, row)
             out.append(Reason(rank, direction, group, s, value, baseline, sentence))

@@ -96,6 +96,10 @@ MONOTONE: dict[str, dict[str, int]] = {
         "flags_28d": 1,
         "events_180d": 1,
         "episodes_so_far": 1,
+        # Relapse risk is highest soon after an episode and falls the longer a patient
+        # stays well, so more days since the last onset or recovery never raise it.
+        "days_since_onset": -1,
+        "days_since_episode_end": -1,
     },
     "engagement_drop": {
         "phq9_latest": 1,

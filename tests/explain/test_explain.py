@@ -35,7 +35,11 @@ def test_missing_values_are_said_to_be_missing():
 
 
 def test_reasons_sum_a_group_and_split_by_direction():
-    row = dict.fromkeys(FEATURE_NAMES, 1.0) | {"sleep_7d": 5.0, "sleep_baseline": 7.0}
+    row = dict.fromkeys(FEATURE_NAMES, 1.0) | {
+        "sleep_7d": 5.0,
+        "sleep_baseline": 7.0,
+        "phq9_change_28d": -2.0,  # improving: consistent with pointing lower
+    }
     shap_row = np.zeros(len(FEATURE_NAMES))
     shap_row[FEATURE_NAMES.index("sleep_7d")] = 0.2
     shap_row[FEATURE_NAMES.index("sleep_delta")] = 0.3
@@ -105,16 +109,32 @@ def test_missing_data_coverage_and_absence_are_never_reasons():
         shap_row = np.zeros(len(FEATURE_NAMES))
         for name in silent:
             shap_row[FEATURE_NAMES.index(name)] = 5.0 * sign
-        shap_row[FEATURE_NAMES.index("mood_7d")] = 0.1 * sign
+        shap_row[FEATURE_NAMES.index("messages_14d")] = 0.1 * sign
         out = reasons(row, shap_row)
-        # Only mood, a value the patient actually has, may be a reason.
-        assert [r.group for r in out] == ["mood"]
+        # Only messages, a value the patient actually has, may be a reason.
+        assert [r.group for r in out] == ["messages"]
     # The same groups with real values are reasons again.
     row |= {"item9_positive_90d": 2.0, "item9_latest": 1.0, "flags_28d": 1.0}
     shap_row = np.zeros(len(FEATURE_NAMES))
     shap_row[FEATURE_NAMES.index("item9_positive_90d")] = 0.5
     shap_row[FEATURE_NAMES.index("flags_28d")] = 0.3
     assert [r.group for r in reasons(row, shap_row)] == ["item9", "flags"]
+
+
+def test_a_reason_never_contradicts_its_direction():
+    row = dict.fromkeys(FEATURE_NAMES, 1.0) | {
+        "phq9_latest": 16.0,
+        "phq9_change_28d": -3.0,  # an improvement
+        "anxiety_7d": 4.0,
+        "anxiety_baseline": 2.0,
+        "anxiety_delta": 2.0,  # worse than usual
+    }
+    shap_row = np.zeros(len(FEATURE_NAMES))
+    shap_row[FEATURE_NAMES.index("phq9_latest")] = 0.5  # pointing higher, yet "down 3"
+    shap_row[FEATURE_NAMES.index("anxiety_7d")] = -0.5  # pointing lower, yet "above usual"
+    assert reasons(row, shap_row) == []
+    row["phq9_change_28d"] = 3.0  # now a rise: pointing higher is consistent
+    assert [(r.direction, r.group) for r in reasons(row, shap_row)] == [("raises", "phq9")]
 
 
 def test_episode_history_sentence_quotes_the_patients_history():
@@ -127,7 +147,7 @@ def test_episode_history_sentence_quotes_the_patients_history():
 
 # Phrases of reasons about missing data, coverage or the absence of something.
 _NOT_A_REASON = re.compile(
-    r"^No |Too little|Too few|was 0 on the latest|No messages flagged|No recorded|"
+    r"^No |Too little|Too few|item 9 \(thoughts of self-harm\) was 0|No messages flagged|No recorded|"
     r"Wearable data on|message sentiment|Last questionnaire was|No episode",
     re.IGNORECASE,
 )
