@@ -1,7 +1,13 @@
-"""On the demo clinic the audit finds the generator's coverage-driven disparity and the
-coverage audit shows its cause (sample_data/README.md: Medicaid/uninsured and rural
-patients own and wear devices less; Spanish speakers write in a language VADER does not
-score; true risk does not differ by group)."""
+"""On the demo clinic the coverage audit finds the generator's planted cause of bias
+(sample_data/README.md: Medicaid/uninsured and rural patients own and wear devices less;
+true risk does not differ by group), and the audit claims no performance disparity that
+its intervals cannot support.
+
+Since the relapse outcome became a new episode among patients who are well (issue 14),
+the held-out relapse set is small: the rural and Spanish-speaking groups fall under
+primary or complementary suppression, so the coverage-driven TPR gap the old label showed
+can no longer be confirmed or refuted on this clinic. The tests say so rather than look
+the groups up."""
 
 from __future__ import annotations
 
@@ -39,43 +45,45 @@ def _coverage(view, group, measure):
     return _only_row(view, frame, group, f"coverage of {measure}")
 
 
-def test_coverage_audit_shows_the_planted_cause(researcher_view):
+MODELS = ("relapse_risk", "engagement_drop")
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_coverage_audit_shows_the_planted_cause(researcher_view, model):
     ctx, researcher = researcher_view
     by_insurance = views.fairness_audit(
-        ctx, researcher, model="relapse_risk", attributes=("insurance",), budget=0.1
+        ctx, researcher, model=model, attributes=("insurance",), budget=0.1
     )
     medicaid = _coverage(by_insurance, "insurance=Medicaid", "wearable data")
     assert medicaid["flag"] == "disparity" and medicaid["ratio"] < 0.6
-    by_rurality = views.fairness_audit(
-        ctx, researcher, model="relapse_risk", attributes=("rurality",), budget=0.1
-    )
-    rural = _coverage(by_rurality, "rurality=rural", "wearable data")
-    assert rural["flag"] == "disparity" and rural["ratio"] < 0.7
-    by_language = views.fairness_audit(
-        ctx, researcher, model="relapse_risk", attributes=("primary_language",), budget=0.1
-    )
-    spanish = _coverage(by_language, "primary_language=Spanish", "sentiment available")
-    assert spanish["flag"] == "disparity" and spanish["ratio"] < 0.7
+    commercial = _coverage(by_insurance, "insurance=Commercial", "wearable data")
+    assert commercial["ratio"] == pytest.approx(1.0)  # the reference group
 
 
-def test_low_coverage_groups_are_found_less_often(researcher_view):
-    """The model catches fewer relapses where data is thin: the rural group's TPR is below
-    the reference's, and on the insurance x rurality intersection a group with low
-    coverage is flagged as a disparity whose interval excludes parity."""
+@pytest.mark.parametrize("model", MODELS)
+def test_no_tpr_disparity_is_claimed_beyond_its_interval(researcher_view, model):
+    """A group is flagged as a TPR disparity only when its interval excludes parity."""
     ctx, researcher = researcher_view
-    by_rurality = views.fairness_audit(
+    for attributes in (("insurance",), ("rurality",), ("insurance", "rurality")):
+        view = views.fairness_audit(ctx, researcher, model=model, attributes=attributes, budget=0.1)
+        tpr = view.disparities.filter(pl.col("metric") == "tpr")
+        for row in tpr.iter_rows(named=True):
+            excludes_parity = row["ratio_high"] < 1 or row["ratio_low"] > 1
+            if row["flag"] == "disparity":
+                assert excludes_parity, row
+
+
+def test_small_groups_are_suppressed_not_shown(researcher_view):
+    """The rural group of the held-out relapse set is below the disclosure threshold: it is
+    listed as suppressed and has no figures anywhere in the view."""
+    ctx, researcher = researcher_view
+    view = views.fairness_audit(
         ctx, researcher, model="relapse_risk", attributes=("rurality",), budget=0.1
     )
-    tprs = by_rurality.disparities.filter(pl.col("metric") == "tpr")
-    assert _only_row(by_rurality, tprs, "rurality=rural", "TPR disparity")["ratio"] < 0.9
-    crossed = views.fairness_audit(
-        ctx, researcher, model="relapse_risk", attributes=("insurance", "rurality"), budget=0.1
-    )
-    flagged = crossed.disparities.filter(
-        (pl.col("flag") == "disparity") & (pl.col("metric") == "tpr")
-    )
-    assert flagged.height >= 1
-    for group in flagged["group"]:
-        # the flagged group has less wearable data
-        assert _coverage(crossed, group, "wearable")["ratio"] < 0.8, group
-    assert any("missing data is a likely cause" in line for line in crossed.summary.splitlines())
+    assert "rurality=rural" in view.suppressed
+    # listed among the groups with the reason, every figure blank
+    rural = view.groups.filter(pl.col("group") == "rurality=rural").row(0, named=True)
+    assert rural["note"].startswith("suppressed")
+    assert all(v is None for k, v in rural.items() if k not in ("group", "note")), rural
+    for frame in (view.disparities, view.coverage, view.calibration):
+        assert "rurality=rural" not in set(frame["group"])
