@@ -752,7 +752,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from analytics import views
     from analytics.access import AccessDenied, Context, UnknownUser, actor_for_email
 
-    ctx = Context.open(_settings(args))
+    ctx = Context.open(_settings(args), os_user=_os_user())
     try:
         try:
             actor = actor_for_email(ctx, args.as_email)

@@ -309,6 +309,14 @@ def test_cli_alerts_json_lists_the_clinicians_alerts(clinic, capsys):
     }
     assert first["status"] == "acknowledged" and first["history"][0]["note"] == "rang"
     assert "Pat One" not in json.dumps(out)  # ids, never names
+    # the trail names who ran the command, as for every other patient-data verb
+    ws = open_workspace(DataDir(clinic.settings.data_dir))
+    try:
+        last = list(audit.entries(ws))[-1]
+    finally:
+        ws.close()
+    assert last.action == "view_alerts"
+    assert last.actor == f"ada@example.org via cli:{cli._os_user()}"
 
 
 def test_cli_alerts_unknown_email_exits_2(clinic, capsys):
