@@ -57,15 +57,15 @@ def _record_cli(
     outcome: str = "allowed",
 ) -> None:
     """Audit an access made from the command line, naming the operator's OS user."""
-    from analytics import audit
-    from analytics.keys import load_key
+    from analytics.access import audit_trail
+    from analytics.access.keys import load_key
+    from analytics.data.store import DataDir, open_workspace
     from analytics.settings import audit_anchor_path, audit_key_path
-    from analytics.store import DataDir, open_workspace
 
     ws = open_workspace(DataDir(settings.data_dir))
     who = f"cli:{_os_user()}" if actor is None else f"{actor} via cli:{_os_user()}"
     try:
-        audit.record(
+        audit_trail.record(
             ws,
             load_key(audit_key_path(settings)),
             actor=who,
@@ -87,7 +87,7 @@ def _cli_actor(settings: Settings, con, email: str | None, *, action: str, roles
     see what"): ``--as`` is what the person claims, so the audit trail records it next
     to the operating-system account that ran the command.
     """
-    from analytics.access import AccessDenied, UnknownUser, lookup_email
+    from analytics.access.roles import AccessDenied, UnknownUser, lookup_email
 
     if not email:
         _record_cli(
@@ -133,7 +133,7 @@ def _cli_actor(settings: Settings, con, email: str | None, *, action: str, roles
 
 
 def _deactivated(settings: Settings, clinician_id: str | None) -> bool:
-    from analytics.store import DataDir, open_workspace
+    from analytics.data.store import DataDir, open_workspace
 
     ws = open_workspace(DataDir(settings.data_dir))
     try:
@@ -149,7 +149,7 @@ def _deactivated(settings: Settings, clinician_id: str | None) -> bool:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from analytics.ingest import ingest
+    from analytics.data.ingest import ingest
 
     settings = _settings(args)
     result = ingest(
@@ -189,8 +189,8 @@ def _summary_line(f) -> str:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    from analytics.ingest import export_quarantine, quarantined_rows
-    from analytics.store import DataDir, connect
+    from analytics.data.ingest import export_quarantine, quarantined_rows
+    from analytics.data.store import DataDir, connect
 
     settings = _settings(args)
     data_dir = DataDir(settings.data_dir)
@@ -236,7 +236,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    from analytics.pipeline import refresh
+    from analytics.serving.pipeline import refresh
 
     settings = _settings(args)
     as_of = args.as_of
@@ -256,7 +256,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from analytics.status import collect_status
+    from analytics.data.status import collect_status
 
     status = collect_status(settings=_settings(args))
     if args.json:
@@ -281,7 +281,7 @@ def cmd_text_check(args: argparse.Namespace) -> int:
 
 
 def cmd_contract(args: argparse.Namespace) -> int:
-    from analytics.contract import to_markdown
+    from analytics.data.contract import to_markdown
 
     print(to_markdown(), end="")
     return EXIT_OK
@@ -308,10 +308,10 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from analytics.ingest import ingest
-    from analytics.pipeline import refresh
-    from analytics.server import DEMO_MARKER, DEMO_TEXT, is_demo_dir
-    from analytics.store import DataDir, current_snapshot
+    from analytics.data.ingest import ingest
+    from analytics.data.store import DataDir, current_snapshot
+    from analytics.launcher import DEMO_MARKER, DEMO_TEXT, is_demo_dir
+    from analytics.serving.pipeline import refresh
     from sample_data.generator import ClinicSpec, generate, write_clinic
 
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir() / "demo"
@@ -370,7 +370,7 @@ def _holds_anything(path: Path) -> bool:
 def _serve(data_dir: Path, port: int | None) -> int:
     import socket
 
-    from analytics.server import is_demo_dir, serve
+    from analytics.launcher import is_demo_dir, serve
 
     if port is None:
         with socket.socket() as sock:
@@ -387,15 +387,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_audit_log(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from analytics import audit
+    from analytics.access import audit_trail
+    from analytics.data.store import DataDir, open_workspace
     from analytics.settings import audit_anchor_path, audit_key_path
-    from analytics.store import DataDir, open_workspace
 
     settings = _settings(args)
     data_dir = DataDir(settings.data_dir)
     if args.action == "verify":
         # Opened read-only: verifying must not create the directory, workspace or key.
-        result = audit.verify_data_dir(
+        result = audit_trail.verify_data_dir(
             data_dir.root, key_file=audit_key_path(settings), anchor=audit_anchor_path(settings)
         )
         if result.ok:
@@ -411,7 +411,7 @@ def cmd_audit_log(args: argparse.Namespace) -> int:
     try:
         lines = (
             json.dumps(asdict(e), sort_keys=True) + "\n"
-            for e in audit.entries(ws, since=args.since)
+            for e in audit_trail.entries(ws, since=args.since)
         )
         if args.out:
             with open_private(args.out) as out:
@@ -478,7 +478,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def _record_audit(args: argparse.Namespace, settings: Settings, result, fmt: str | None) -> None:
     """Record the audit in the data directory's audit trail, if there is one."""
 
-    from analytics.store import DataDir
+    from analytics.data.store import DataDir
 
     data_dir = DataDir(settings.data_dir)
     if not (args.data_dir or data_dir.root.exists()):
@@ -504,7 +504,7 @@ def _record_audit(args: argparse.Namespace, settings: Settings, result, fmt: str
 
 
 def _demo_train(settings: Settings) -> None:
-    from analytics.training import train_models
+    from analytics.models.training import train_models
 
     started = time.perf_counter()
     for outcome in train_models(settings=settings):
@@ -530,7 +530,7 @@ def _outcome_json(outcome) -> dict:
     t = outcome.trained
     if t is None:
         return out
-    from analytics.registry import metrics_frame
+    from analytics.models.registry import metrics_frame
 
     out.update(
         version=outcome.version,
@@ -546,8 +546,8 @@ def _outcome_json(outcome) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from analytics.labels import MODELS
-    from analytics.training import train_models
+    from analytics.models.labels import MODELS
+    from analytics.models.training import train_models
 
     settings = _settings(args)
     models = tuple(MODELS) if args.model == "all" else (args.model,)
@@ -580,7 +580,7 @@ PREDICTION_COLUMNS = (
 def cmd_predictions(args: argparse.Namespace) -> int:
     import csv
 
-    from analytics.store import DataDir, open_snapshot
+    from analytics.data.store import DataDir, open_snapshot
 
     settings = _settings(args)
     data_dir = DataDir(settings.data_dir)
@@ -653,8 +653,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     ``--as`` is required: the export runs as a named researcher or admin, recorded with
     the operating-system account, never as an implicit administrator.
     """
-    from analytics.access import AccessDenied, Context, actor_for_email
-    from analytics.export import ExportBlocked, OutputNotEmpty, export_research
+    from analytics.access.roles import AccessDenied, Context, actor_for_email
+    from analytics.views.export import ExportBlocked, OutputNotEmpty, export_research
 
     settings = _settings(args)
     if not args.as_email:
@@ -724,7 +724,7 @@ def cmd_patient(args: argparse.Namespace) -> int:
     """One patient's scores and flags for their own clinician: the same access rules and
     audit as the app. Names and message text are not printed."""
     from analytics import views
-    from analytics.access import AccessDenied, Context, UnknownUser, actor_for_email
+    from analytics.access.roles import AccessDenied, Context, UnknownUser, actor_for_email
 
     ctx = Context.open(_settings(args), os_user=_os_user())
     try:
@@ -750,7 +750,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     the app's Alerts page. Patient ids, never names or message text; notes are the
     clinicians' own words and are printed for their own alerts."""
     from analytics import views
-    from analytics.access import AccessDenied, Context, UnknownUser, actor_for_email
+    from analytics.access.roles import AccessDenied, Context, UnknownUser, actor_for_email
 
     ctx = Context.open(_settings(args), os_user=_os_user())
     try:
@@ -972,12 +972,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     import errno
 
-    from analytics.access import AccessDenied, UnknownUser
+    from analytics.access.roles import AccessDenied, UnknownUser
+    from analytics.data.ingest import FileRejected
+    from analytics.data.store import BusyError, NoSnapshotError
     from analytics.files import SymlinkRefused
-    from analytics.ingest import FileRejected
-    from analytics.pipeline import EmptyWarehouseError
+    from analytics.serving.pipeline import EmptyWarehouseError
     from analytics.settings import SettingsError
-    from analytics.store import BusyError, NoSnapshotError
 
     # Every file and directory this run creates (DuckDB, SQLite, exports) is owner-only.
     private_umask()

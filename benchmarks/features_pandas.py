@@ -1,4 +1,4 @@
-"""Benchmark baseline: the model features of ``analytics.features`` in plain pandas.
+"""Benchmark baseline: the model features of ``analytics.models.features`` in plain pandas.
 
 The same definitions (dense daily calendar, the same windows and minimum counts), written
 the way a data scientist would in pandas: per-table groupbys, merges and
@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics.features import (
+from analytics.models.features import (
     BASELINE_WINDOW,
     CLINICAL_EVENT_KINDS,
     EPISODE_FEATURES,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics.contract import (
+from analytics.data.contract import (
     CURRENT_YEAR,
     INGEST_ORDER,
     NULL_TOKENS,

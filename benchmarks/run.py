@@ -173,7 +173,7 @@ def _stage_ingest_pandas(work: Path, args: argparse.Namespace) -> dict:
 
 
 def _stage_ingest(work: Path, args: argparse.Namespace) -> dict:
-    from analytics.ingest import ingest
+    from analytics.data.ingest import ingest
     from analytics.settings import load_settings
 
     data = work / "data"
@@ -247,7 +247,7 @@ def _stage_text_speed(work: Path, args: argparse.Namespace) -> dict:
 
 
 def _stage_refresh(work: Path, args: argparse.Namespace) -> dict:
-    from analytics.pipeline import refresh
+    from analytics.serving.pipeline import refresh
     from analytics.settings import load_settings
 
     result = refresh(settings=load_settings(work / "data"), full=True)
@@ -265,8 +265,8 @@ def _grown(work: Path) -> Path:
 
 def _stage_incremental(work: Path, args: argparse.Namespace) -> dict:
     """Copy the data directory (untimed), ingest the held-back day, refresh incrementally."""
-    from analytics.ingest import ingest
-    from analytics.pipeline import refresh
+    from analytics.data.ingest import ingest
+    from analytics.serving.pipeline import refresh
     from analytics.settings import load_settings
 
     target = _grown(work)
@@ -292,7 +292,7 @@ def _stage_incremental(work: Path, args: argparse.Namespace) -> dict:
 
 
 def _stage_incremental_full(work: Path, args: argparse.Namespace) -> dict:
-    from analytics.pipeline import refresh
+    from analytics.serving.pipeline import refresh
     from analytics.settings import load_settings
 
     result = refresh(settings=load_settings(_grown(work)), full=True)
@@ -302,7 +302,7 @@ def _stage_incremental_full(work: Path, args: argparse.Namespace) -> dict:
 def _actors(ctx) -> dict:
     """A therapist with a typical (median) caseload, one of their patients, and the first
     manager, researcher and admin."""
-    from analytics.access import actor_for_clinician
+    from analytics.access.roles import actor_for_clinician
 
     rows = ctx.snapshot.execute(
         """SELECT c.clinician_id, c.role, count(s.patient_id) AS active
@@ -337,7 +337,7 @@ def _stage_loaders_incremental(work: Path, args: argparse.Namespace) -> dict:
 
 def _loaders(data: Path) -> dict:
     from analytics import views
-    from analytics.access import Context
+    from analytics.access.roles import Context
     from analytics.settings import load_settings
 
     ctx = Context.open(load_settings(data))
@@ -421,7 +421,7 @@ def _quantile(values: list[float], q: float) -> float:
 def _stage_caseload_pandas(work: Path, args: argparse.Namespace) -> dict:
     """The caseload query in pandas from the CSV files: load once, then per-query times
     for the same typical therapist as the ``loaders`` stage."""
-    from analytics.access import Context
+    from analytics.access.roles import Context
     from analytics.settings import load_settings
     from benchmarks.caseload_pandas import load, time_queries
 
@@ -487,7 +487,7 @@ def _stage_browser_caseload(work: Path, args: argparse.Namespace) -> dict:
 
     from playwright.sync_api import sync_playwright
 
-    from analytics.access import Context
+    from analytics.access.roles import Context
     from analytics.cli import DEMO_MARKER
     from analytics.settings import load_settings
 
@@ -635,9 +635,9 @@ def _stage_fairness(work: Path, args: argparse.Namespace) -> dict:
 
 
 def _feature_inputs(work: Path):
-    from analytics.features import weekly_as_of_dates
+    from analytics.data.store import connect
+    from analytics.models.features import weekly_as_of_dates
     from analytics.settings import load_settings
-    from analytics.store import connect
 
     settings = load_settings(work / "data")
     con = connect(Path(":memory:"), settings=settings)
@@ -658,7 +658,7 @@ def _stage_features_pandas(work: Path, args: argparse.Namespace) -> dict:
 
 
 def _stage_features(work: Path, args: argparse.Namespace) -> dict:
-    from analytics.features import build_features
+    from analytics.models.features import build_features
 
     _, con, dates = _feature_inputs(work)
     rows = build_features(con, as_of=dates)
@@ -672,7 +672,7 @@ def _stage_features_check(work: Path, args: argparse.Namespace) -> dict:
     import numpy as np
     import pandas as pd
 
-    from analytics.features import FEATURE_NAMES
+    from analytics.models.features import FEATURE_NAMES
 
     ours = pd.read_parquet(work / "features_duckdb.parquet")
     theirs = pd.read_parquet(work / "features_pandas.parquet")
@@ -690,8 +690,8 @@ def _stage_features_check(work: Path, args: argparse.Namespace) -> dict:
 
 
 def _stage_train(work: Path, args: argparse.Namespace) -> dict:
+    from analytics.models.training import train_models
     from analytics.settings import load_settings
-    from analytics.training import train_models
 
     outcomes = train_models(settings=load_settings(work / "data"), seed=args.seed)
     out: dict = {"rows": 0}
@@ -709,11 +709,11 @@ def _stage_train(work: Path, args: argparse.Namespace) -> dict:
 
 
 def _stage_shap(work: Path, args: argparse.Namespace) -> dict:
-    from analytics import registry
-    from analytics.explain import explain_rows
-    from analytics.features import build_features, feature_matrix
-    from analytics.serving import data_as_of
-    from analytics.store import DataDir
+    from analytics.data.store import DataDir
+    from analytics.models import registry
+    from analytics.models.explain import explain_rows
+    from analytics.models.features import build_features, feature_matrix
+    from analytics.serving.snapshot import data_as_of
 
     _, con, _ = _feature_inputs(work)
     build_features(con, as_of=data_as_of(con))

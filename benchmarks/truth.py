@@ -8,7 +8,7 @@ training period), the logistic baseline and the clinical rule on every test-peri
 a patient who was well (the population the relapse model scores), against whether a true
 episode onset fell in the next 28 days. Rows whose observed label is unknown (no
 questionnaire, no event) are included: the truth is known for them even when the clinic's
-label is not. Intervals are the patient-level bootstrap of ``analytics.evaluation``.
+label is not. Intervals are the patient-level bootstrap of ``analytics.models.evaluation``.
 
 ``python -m benchmarks.truth [--patients 2000 --days 365 --seed 0 --end-date 2026-11-20]
 [--json]`` prints the table; ``benchmarks/RESULTS.md`` records the measured numbers.
@@ -63,12 +63,12 @@ def truth_benchmark(
     *, patients: int, days: int, seed: int, end_date: date, resamples: int = 500
 ) -> TruthResult:
     """Generate, ingest, train and judge the relapse model against the true onsets."""
-    from analytics.evaluation import evaluate
-    from analytics.ingest import ingest
-    from analytics.labels import MODELS
+    from analytics.data.ingest import ingest
+    from analytics.data.store import DataDir, connect
+    from analytics.models.evaluation import evaluate
+    from analytics.models.labels import MODELS
+    from analytics.models.training import clinical_rule, fit_model, load_training_data
     from analytics.settings import load_settings
-    from analytics.store import DataDir, connect
-    from analytics.training import clinical_rule, fit_model, load_training_data
     from sample_data import ClinicSpec, generate_with_truth, write_clinic
 
     name = "relapse_risk"
@@ -102,7 +102,7 @@ def truth_benchmark(
     onsets = truth.relapse_episodes.select("patient_id", "onset").to_pandas()
     y_true = true_onset_within(test, onsets, horizon_days=horizon)
 
-    from analytics.features import feature_matrix
+    from analytics.models.features import feature_matrix
 
     ev = trained.evaluated
     x = feature_matrix(test, trained.features)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics.access import Role
+from analytics.access.roles import Role
 from dashboard import session
 from dashboard.format import plain
 from dashboard.screens import alerts, caseload, clinic, data, empty, fairness, models, patient

@@ -14,11 +14,11 @@ import os
 import duckdb
 import streamlit as st
 
-from analytics.access import Actor, Context, UnknownUser, actor_for_clinician, actor_for_email
-from analytics.keys import load_key, pseudonym_key
-from analytics.server import is_demo_dir
+from analytics.access.keys import load_key, pseudonym_key
+from analytics.access.roles import Actor, Context, UnknownUser, actor_for_clinician, actor_for_email
+from analytics.data.store import DataDir, connect, current_snapshot, cursor, open_workspace
+from analytics.launcher import is_demo_dir
 from analytics.settings import Settings, audit_anchor_path, audit_key_path, load_settings
-from analytics.store import DataDir, connect, current_snapshot, cursor, open_workspace
 
 DEMO_ENV = "CASELOAD_DEMO"
 

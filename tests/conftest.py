@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analytics.contract import TABLES
+from analytics.data.contract import TABLES
+from analytics.data.store import DataDir
 from analytics.settings import Settings, load_settings
-from analytics.store import DataDir
 
 CLINICIANS = [
     {
@@ -89,7 +89,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def base_clinic(settings: Settings, write_csv) -> Settings:
     """A data directory holding two clinicians and three patients."""
-    from analytics.ingest import ingest
+    from analytics.data.ingest import ingest
 
     result = ingest(
         [write_csv("clinicians.csv", CLINICIANS), write_csv("patients.csv", PATIENTS)],
@@ -148,7 +148,7 @@ def make_warehouse() -> Callable[..., duckdb.DuckDBPyConnection]:
     """
     import pandas as pd
 
-    from analytics.store import table_ddl
+    from analytics.data.store import table_ddl
 
     opened: list[duckdb.DuckDBPyConnection] = []
 
@@ -186,7 +186,7 @@ DEMO_END_DATE = "2026-11-20"
 @pytest.fixture(scope="session")
 def model_clinic(tmp_path_factory) -> Settings:
     """A generated clinic (800 patients x 365 days, fixed end date) ingested once."""
-    from analytics.ingest import ingest
+    from analytics.data.ingest import ingest
     from sample_data.generator import ClinicSpec, generate, write_clinic
 
     root = tmp_path_factory.mktemp("model_clinic")
@@ -204,7 +204,7 @@ def model_clinic(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def trained_clinic(model_clinic):
     """The generated clinic with both models trained: (settings, {model: TrainOutcome})."""
-    from analytics.training import train_models
+    from analytics.models.training import train_models
 
     outcomes = train_models(settings=model_clinic, resamples=200)
     return model_clinic, {o.model: o for o in outcomes}

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from analytics.contract import to_markdown
+from analytics.data.contract import to_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics import views
-from analytics.alerts import LEVELS
+from analytics.serving.alerts import LEVELS
 from dashboard.format import plain
 
 STATUS = {"open": "not yet acknowledged", "acknowledged": "acknowledged", "resolved": "resolved"}

@@ -6,9 +6,9 @@ import polars as pl
 import streamlit as st
 
 from analytics import views
-from analytics.access import AccessDenied
-from analytics.alerts import MESSAGE_PREFIX
+from analytics.access.roles import AccessDenied
 from analytics.clinical import item9_state
+from analytics.serving.alerts import MESSAGE_PREFIX
 from dashboard import charts
 from dashboard.format import ARROWS, html_text
 from dashboard.screens.alerts import alert_card

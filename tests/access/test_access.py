@@ -7,8 +7,8 @@ import json
 import polars as pl
 import pytest
 
-from analytics import audit
-from analytics.access import (
+from analytics.access import audit_trail
+from analytics.access.roles import (
     AccessDenied,
     Context,
     Role,
@@ -16,8 +16,8 @@ from analytics.access import (
     actor_for_clinician,
     actor_for_email,
 )
-from analytics.ingest import ingest
-from analytics.pipeline import refresh
+from analytics.data.ingest import ingest
+from analytics.serving.pipeline import refresh
 from analytics.views import (
     act_on_alert,
     add_note,
@@ -121,7 +121,7 @@ def clinic(base_clinic, write_csv):
 
 
 def _denied_entries(ctx):
-    return [e for e in audit.entries(ctx.workspace) if e.outcome == "denied"]
+    return [e for e in audit_trail.entries(ctx.workspace) if e.outcome == "denied"]
 
 
 def test_therapist_caseload_is_own_active_patients_safety_first(clinic):
@@ -146,14 +146,14 @@ def test_other_clinicians_patient_is_refused_and_audited(clinic):
     assert len(denied) == 3
     assert denied[0].patient_key == clinic.pseudonym("p3")
     assert all("p3" not in (e.patient_key or "") for e in denied)
-    assert audit.verify(clinic.workspace, clinic.audit_key).ok
+    assert audit_trail.verify(clinic.workspace, clinic.audit_key).ok
 
 
 def test_own_patient_view_is_audited(clinic):
     c1 = actor_for_clinician(clinic, "c1")
     view = patient(clinic, c1, "p1")
     assert view.summary["item9_latest_value"] == 2
-    entry = list(audit.entries(clinic.workspace))[-1]
+    entry = list(audit_trail.entries(clinic.workspace))[-1]
     assert (entry.action, entry.outcome, entry.patient_key) == (
         "view_patient",
         "allowed",
@@ -269,16 +269,18 @@ def test_cli_route_refuses_other_clinicians_patient_and_audits(clinic, capsys):
     assert out["patient_id"] == "p1" and out["item9_flag_current"] is True
     assert "Pat One" not in json.dumps(out)
     assert main(["patient", "p1", "--as", "nobody@example.org", "--data-dir", data]) == 2
+    from analytics.data.store import DataDir, open_workspace
     from analytics.settings import load_settings
-    from analytics.store import DataDir, open_workspace
 
     ws = open_workspace(DataDir(load_settings(data).data_dir))
     try:
-        trail = list(audit.entries(ws))
+        trail = list(audit_trail.entries(ws))
         assert [(e.action, e.outcome) for e in trail[-2:]] == [
             ("view_patient", "denied"),
             ("view_patient", "allowed"),
         ]
-        assert audit.verify(ws, audit.audit_key(DataDir(load_settings(data).data_dir).root)).ok
+        assert audit_trail.verify(
+            ws, audit_trail.audit_key(DataDir(load_settings(data).data_dir).root)
+        ).ok
     finally:
         ws.close()

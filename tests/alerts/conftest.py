@@ -5,10 +5,10 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from analytics.access import Context
-from analytics.ingest import ingest
-from analytics.pipeline import refresh
-from analytics.store import DataDir
+from analytics.access.roles import Context
+from analytics.data.ingest import ingest
+from analytics.data.store import DataDir
+from analytics.serving.pipeline import refresh
 
 ITEMS = [f"item_{i}" for i in range(1, 10)]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import alerts as A
-from analytics.access import actor_for_clinician
+from analytics.access.roles import actor_for_clinician
+from analytics.serving import alerts as A
 from analytics.views import act_on_alert
 
 
@@ -17,7 +17,7 @@ def _page_script(page: str, data_dir: str, clinician: str, patient: str | None) 
 
     import streamlit as st
 
-    from analytics.access import Context, actor_for_clinician
+    from analytics.access.roles import Context, actor_for_clinician
     from analytics.settings import load_settings
 
     if "ctx" not in st.session_state:

@@ -16,19 +16,20 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from analytics import alerts as A
-from analytics import audit, cli
-from analytics.access import AccessDenied, Context, actor_for_clinician
+from analytics import cli
+from analytics.access import audit_trail
+from analytics.access.roles import AccessDenied, Context, actor_for_clinician
 from analytics.clinical import (
     MAX_BLANK_ITEMS,
     item9_state,
     prorated_total,
     prorated_total_sql,
 )
-from analytics.ingest import ingest
-from analytics.pipeline import refresh
+from analytics.data.ingest import ingest
+from analytics.data.store import DataDir, open_workspace
+from analytics.serving import alerts as A
+from analytics.serving.pipeline import refresh
 from analytics.settings import load_settings, response_hours
-from analytics.store import DataDir, open_workspace
 from analytics.views import act_on_alert, alerts, caseload, clinic_overview, patient
 
 ITEMS = [f"item_{i}" for i in range(1, 10)]
@@ -203,7 +204,7 @@ def test_resolve_needs_a_note_and_history_keeps_who_what_when(clinic):
     assert again["status"][0] == "open"
     assert again["history"][0].to_list()[-1]["action"] == "Re-opened"
     # the audit trail has the actions, never the note text
-    entries = [e for e in audit.entries(clinic.workspace) if e.action.endswith("_alert")]
+    entries = [e for e in audit_trail.entries(clinic.workspace) if e.action.endswith("_alert")]
     assert [e.action for e in entries] == ["acknowledge_alert", "resolve_alert", "reopen_alert"]
     dump = json.dumps([vars(e) for e in entries], default=str)
     assert "safety plan" not in dump and "safe tonight" not in dump
@@ -312,7 +313,7 @@ def test_cli_alerts_json_lists_the_clinicians_alerts(clinic, capsys):
     # the trail names who ran the command, as for every other patient-data verb
     ws = open_workspace(DataDir(clinic.settings.data_dir))
     try:
-        last = list(audit.entries(ws))[-1]
+        last = list(audit_trail.entries(ws))[-1]
     finally:
         ws.close()
     assert last.action == "view_alerts"
@@ -391,7 +392,7 @@ def test_alert_response_hours_from_settings_toml(settings):
 
 
 def test_a_snapshot_from_before_partial_questionnaires_still_serves_alerts(clinic):
-    from analytics.store import current_snapshot
+    from analytics.data.store import current_snapshot
 
     settings = clinic.settings
     clinic.close()

@@ -6,18 +6,18 @@ import sqlite3
 
 import pytest
 
-from analytics import audit
+from analytics.access import audit_trail
 from analytics.cli import main
-from analytics.store import DataDir, open_workspace
+from analytics.data.store import DataDir, open_workspace
 
 
 @pytest.fixture
 def trail(settings):
     data_dir = DataDir(settings.data_dir)
     ws = open_workspace(data_dir)
-    key = audit.audit_key(data_dir.root)
+    key = audit_trail.audit_key(data_dir.root)
     for i in range(6):
-        audit.record(
+        audit_trail.record(
             ws,
             key,
             actor=f"c{i % 2}",
@@ -41,7 +41,7 @@ def _tamper(ws: sqlite3.Connection, *sql: str) -> None:
 
 def test_intact_chain_verifies(trail):
     ws, key = trail
-    result = audit.verify(ws, key)
+    result = audit_trail.verify(ws, key)
     assert result.ok and result.entries == 6
 
 
@@ -56,21 +56,21 @@ def test_triggers_refuse_update_and_delete(trail):
 def test_edited_entry_is_detected(trail):
     ws, key = trail
     _tamper(ws, "UPDATE audit_log SET patient_key = 'someone-else' WHERE seq = 3")
-    result = audit.verify(ws, key)
+    result = audit_trail.verify(ws, key)
     assert not result.ok and result.seq == 3 and "altered" in result.problem
 
 
 def test_removed_entry_is_detected(trail):
     ws, key = trail
     _tamper(ws, "DELETE FROM audit_log WHERE seq = 4")
-    result = audit.verify(ws, key)
+    result = audit_trail.verify(ws, key)
     assert not result.ok and "missing or out of order" in result.problem
 
 
 def test_removed_tail_is_detected(trail):
     ws, key = trail
     _tamper(ws, "DELETE FROM audit_log WHERE seq >= 5")
-    result = audit.verify(ws, key)
+    result = audit_trail.verify(ws, key)
     assert not result.ok and "removed" in result.problem
 
 
@@ -82,7 +82,7 @@ def test_reordered_entries_are_detected(trail):
     a, b = rows
     ws.execute("INSERT INTO audit_log VALUES (?,?,?,?,?,?,?,?,?,?,?)", (2, *b[1:]))
     ws.execute("INSERT INTO audit_log VALUES (?,?,?,?,?,?,?,?,?,?,?)", (3, *a[1:]))
-    result = audit.verify(ws, key)
+    result = audit_trail.verify(ws, key)
     assert not result.ok and result.seq == 2
 
 
@@ -92,10 +92,10 @@ def test_chain_recomputed_without_the_key_is_detected(trail):
     wrong = b"\x00" * 32
     _tamper(ws, "DELETE FROM audit_log")
     ws.execute("DELETE FROM audit_head")
-    audit.ensure_schema(ws)
+    audit_trail.ensure_schema(ws)
     for _ in range(6):
-        audit.record(ws, wrong, actor="c0", role="therapist", action="view_patient")
-    assert not audit.verify(ws, key).ok
+        audit_trail.record(ws, wrong, actor="c0", role="therapist", action="view_patient")
+    assert not audit_trail.verify(ws, key).ok
 
 
 def test_cli_verify_and_export(trail, settings, capsys, tmp_path):

@@ -126,7 +126,7 @@ def payload_patient(demo_dir) -> str:
     """Plant HTML, script and markdown in messages and a note for one therapist's patient."""
     import csv
 
-    from analytics.access import Context, actor_for_clinician
+    from analytics.access.roles import Context, actor_for_clinician
     from analytics.settings import load_settings
     from analytics.views import add_note, caseload
 

@@ -199,7 +199,7 @@ def test_markdown_in_a_name_and_site_renders_as_typed(
 
     import duckdb
 
-    from analytics.store import DataDir, current_snapshot
+    from analytics.data.store import DataDir, current_snapshot
 
     con = duckdb.connect(str(current_snapshot(DataDir(demo_dir)).path), read_only=True)
     try:

@@ -13,8 +13,8 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analytics.data.store import DataDir, current_snapshot
 from analytics.settings import load_settings
-from analytics.store import DataDir, current_snapshot
 
 
 def _page_script(page: str, data_dir: str, clinician: str, patient: str | None) -> None:
@@ -22,7 +22,7 @@ def _page_script(page: str, data_dir: str, clinician: str, patient: str | None) 
 
     import streamlit as st
 
-    from analytics.access import Context, actor_for_clinician
+    from analytics.access.roles import Context, actor_for_clinician
     from analytics.settings import load_settings
 
     if "ctx" not in st.session_state:
@@ -170,7 +170,7 @@ def test_managers_and_researchers_never_see_names_or_message_text(clinic, facts,
 def test_session_state_cannot_grant_a_view_without_sign_in(clinic, facts, monkeypatch):
     """Outside demo mode, an actor planted in session state is ignored: with no sign-in
     configured the app shows set-up instructions and no patient data."""
-    from analytics.access import Actor, Role
+    from analytics.access.roles import Actor, Role
 
     monkeypatch.setenv("CASELOAD_DATA_DIR", str(clinic))
     monkeypatch.delenv("CASELOAD_DEMO", raising=False)

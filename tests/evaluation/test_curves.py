@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.curves import _pr, _roc, evaluation_curves, feature_drift
+from analytics.models.curves import _pr, _roc, evaluation_curves, feature_drift
 
 
 def test_roc_known_answer_with_ties():
@@ -31,11 +31,13 @@ def test_pr_known_answer():
 
 
 def test_budget_curve_flags_top_share_per_week():
-    heldout = pd.DataFrame({
-        "as_of": [date(2026, 1, 4)] * 10 + [date(2026, 1, 11)] * 10,
-        "label": [1, 0, 0, 0, 0, 0, 0, 0, 0, 1] + [0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
-        "probability": list(np.linspace(0.9, 0.0, 10)) * 2,
-    })
+    heldout = pd.DataFrame(
+        {
+            "as_of": [date(2026, 1, 4)] * 10 + [date(2026, 1, 11)] * 10,
+            "label": [1, 0, 0, 0, 0, 0, 0, 0, 0, 1] + [0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+            "probability": list(np.linspace(0.9, 0.0, 10)) * 2,
+        }
+    )
     curves = evaluation_curves(heldout, min_bin_rows=1)
     budget = curves[(curves.curve == "budget") & (curves.method == "model")].set_index("x")["y"]
     # At 10% one row per week is flagged: week 1's top row is a positive, week 2's is not.
@@ -46,16 +48,30 @@ def test_budget_curve_flags_top_share_per_week():
 
 
 def test_calibration_bins_below_min_rows_are_left_out():
-    heldout = pd.DataFrame({"as_of": [date(2026, 1, 4)] * 30, "label": [0, 1] * 15,
-                            "probability": [0.05] * 20 + [0.95] * 10})
+    heldout = pd.DataFrame(
+        {
+            "as_of": [date(2026, 1, 4)] * 30,
+            "label": [0, 1] * 15,
+            "probability": [0.05] * 20 + [0.95] * 10,
+        }
+    )
     calib = evaluation_curves(heldout, min_bin_rows=11).query("curve == 'calibration'")
     assert calib.x.tolist() == [pytest.approx(0.05)]
 
 
 def test_feature_drift_weekly_means_skip_missing():
-    frame = pd.DataFrame({"as_of": ["2026-01-04", "2026-01-04", "2026-01-11"],
-                          "sleep_7d": [6.0, np.nan, 8.0], "steps_7d": [1.0, 3.0, 5.0]})
+    frame = pd.DataFrame(
+        {
+            "as_of": ["2026-01-04", "2026-01-04", "2026-01-11"],
+            "sleep_7d": [6.0, np.nan, 8.0],
+            "steps_7d": [1.0, 3.0, 5.0],
+        }
+    )
     drift = feature_drift(frame, ["sleep_7d", "steps_7d", "not_there"])
     got = {(r.feature, str(r.week)): r.mean for r in drift.itertuples()}
-    assert got == {("sleep_7d", "2026-01-04"): 6.0, ("sleep_7d", "2026-01-11"): 8.0,
-                   ("steps_7d", "2026-01-04"): 2.0, ("steps_7d", "2026-01-11"): 5.0}
+    assert got == {
+        ("sleep_7d", "2026-01-04"): 6.0,
+        ("sleep_7d", "2026-01-11"): 8.0,
+        ("steps_7d", "2026-01-04"): 2.0,
+        ("steps_7d", "2026-01-11"): 5.0,
+    }

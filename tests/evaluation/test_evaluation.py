@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from analytics.evaluation import (
+from analytics.models.evaluation import (
     auprc,
     auroc,
     brier,
@@ -122,7 +122,7 @@ def test_cluster_bootstrap_is_wider_than_a_row_bootstrap_for_repeated_patients()
 def test_bootstrap_counting_path_equals_sorting_each_resample():
     """The bootstrap's per-resample metrics (counts over one sort) are exactly those of
     all_metrics on the resampled arrays, ties, repeated rows and text dates included."""
-    from analytics.evaluation import _Resampled, all_metrics
+    from analytics.models.evaluation import _Resampled, all_metrics
 
     rng = np.random.default_rng(7)
     n = 2000

@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from analytics.explain import describe, explain_rows, reasons, tree_shap
-from analytics.features import FEATURE_NAMES, feature_matrix
+from analytics.models.explain import describe, explain_rows, reasons, tree_shap
+from analytics.models.features import FEATURE_NAMES, feature_matrix
 
 
 def test_sleep_sentence_quotes_value_and_usual_level():
@@ -56,8 +56,8 @@ def test_reasons_sum_a_group_and_split_by_direction():
 @pytest.mark.slow
 def test_shap_additivity_on_every_held_out_row(trained_clinic):
     settings, outcomes = trained_clinic
-    from analytics.store import DataDir, connect
-    from analytics.training import load_training_data
+    from analytics.data.store import DataDir, connect
+    from analytics.models.training import load_training_data
 
     con = connect(__import__("pathlib").Path(":memory:"), settings=settings)
     con.execute("ATTACH ? AS wh (READ_ONLY)", [str(DataDir(settings.data_dir).warehouse)])
@@ -156,8 +156,8 @@ _NOT_A_REASON = re.compile(
 @pytest.mark.slow
 def test_no_score_in_the_clinic_has_a_missing_data_or_absence_reason(trained_clinic):
     settings, outcomes = trained_clinic
-    from analytics.store import DataDir, connect
-    from analytics.training import load_training_data
+    from analytics.data.store import DataDir, connect
+    from analytics.models.training import load_training_data
 
     con = connect(__import__("pathlib").Path(":memory:"), settings=settings)
     con.execute("ATTACH ? AS wh (READ_ONLY)", [str(DataDir(settings.data_dir).warehouse)])

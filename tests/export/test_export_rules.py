@@ -14,15 +14,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics import audit
-from analytics.access import AccessDenied, Actor, Context, actor_for_email
+from analytics.access import audit_trail
+from analytics.access.keys import pseudonym_key
+from analytics.access.roles import AccessDenied, Actor, Context, actor_for_email
 from analytics.cli import main
-from analytics.export import OutputNotEmpty, censor_days, export_research
-from analytics.ingest import ingest
-from analytics.keys import pseudonym_key
-from analytics.pipeline import refresh
+from analytics.data.ingest import ingest
+from analytics.serving.pipeline import refresh
 from analytics.settings import load_settings
 from analytics.views import research_cohort
+from analytics.views.export import OutputNotEmpty, censor_days, export_research
 
 STAFF = [
     ("t1", "Dr Tess One", "therapist"),
@@ -106,10 +106,10 @@ def _actor(settings, email: str) -> Actor:
         ctx.close()
 
 
-def _audit(settings, action: str = "export_research") -> list[audit.AuditEntry]:
+def _audit(settings, action: str = "export_research") -> list[audit_trail.AuditEntry]:
     ctx = Context.open(settings)
     try:
-        return [e for e in audit.entries(ctx.workspace) if e.action == action]
+        return [e for e in audit_trail.entries(ctx.workspace) if e.action == action]
     finally:
         ctx.close()
 

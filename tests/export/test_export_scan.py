@@ -25,14 +25,14 @@ import pyarrow.parquet as pq
 import pytest
 import time_machine
 
-from analytics.access import Actor, Context, Role, actor_for_clinician
-from analytics.export import censor_days, export_research
-from analytics.ingest import ingest
-from analytics.pipeline import refresh
+from analytics.access.roles import Actor, Context, Role, actor_for_clinician
+from analytics.data.ingest import ingest
+from analytics.data.store import DataDir
+from analytics.models.training import train_models
+from analytics.serving.pipeline import refresh
 from analytics.settings import load_settings
-from analytics.store import DataDir
-from analytics.training import train_models
 from analytics.views import act_on_alert, add_note
+from analytics.views.export import censor_days, export_research
 
 RESEARCHER = Actor(user="researcher@planted-clinic.example", role=Role.RESEARCHER)
 
@@ -483,7 +483,7 @@ def test_planted_category_is_pooled_and_ages_banded(planted, exported):
 
 
 def settings_key(settings) -> bytes:
-    from analytics.keys import pseudonym_key
+    from analytics.access.keys import pseudonym_key
 
     return pseudonym_key(settings.data_dir)
 
@@ -535,8 +535,8 @@ def test_pseudonyms_differ_across_data_directories(small_demo, planted, exported
     theirs = set(pl.read_parquet(result.out_dir / "patients.parquet")["patient_key"])
     # Every patient enrolled by their own keyed cut-off (15-44 days before the end).
     key = settings_key(load_settings(other))
-    from analytics.serving import data_as_of
-    from analytics.store import connect
+    from analytics.data.store import connect
+    from analytics.serving.snapshot import data_as_of
 
     con = connect(Path(":memory:"), settings=load_settings(other))
     try:

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from analytics import views
-from analytics.access import Context, actor_for_clinician
+from analytics.access.roles import Context, actor_for_clinician
 from analytics.settings import load_settings
 
 

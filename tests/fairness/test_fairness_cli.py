@@ -70,12 +70,12 @@ def test_writes_each_format_owner_only_and_records_the_run(predictions, tmp_path
         doc = json.loads(out.read_text())
         assert doc["meta"]["source"] == "preds.parquet"
         assert any(t["kind"] == "intersection" for t in doc["tables"])
-    from analytics import audit
-    from analytics.store import DataDir, open_workspace
+    from analytics.access import audit_trail
+    from analytics.data.store import DataDir, open_workspace
 
     ws = open_workspace(DataDir(data))
     try:
-        entries = [e for e in audit.entries(ws) if e.action == "fairness_audit"]
+        entries = [e for e in audit_trail.entries(ws) if e.action == "fairness_audit"]
     finally:
         ws.close()
     assert len(entries) == 1 and entries[0].target == source.name

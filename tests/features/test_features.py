@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from analytics.features import FEATURE_NAMES, FEATURES, build_features, weekly_as_of_dates
+from analytics.models.features import FEATURE_NAMES, FEATURES, build_features, weekly_as_of_dates
 
 D0 = date(2026, 1, 1)
 AS_OF = D0 + timedelta(days=69)  # day 69
@@ -393,7 +393,7 @@ def test_no_leakage_from_data_after_the_as_of_date(make_warehouse, case):
 def _generated(model_clinic):
     from pathlib import Path
 
-    from analytics.store import DataDir, connect
+    from analytics.data.store import DataDir, connect
 
     con = connect(Path(":memory:"), settings=model_clinic)
     con.execute("ATTACH ? AS wh (READ_ONLY)", [str(DataDir(model_clinic.data_dir).warehouse)])
@@ -422,7 +422,7 @@ def test_one_date_alone_equals_that_date_among_many(model_clinic):
 def test_engine_agrees_with_an_independent_pandas_implementation(model_clinic):
     import numpy as np
 
-    from analytics.store import DataDir
+    from analytics.data.store import DataDir
     from benchmarks.features_pandas import build_features_pandas
 
     con = _generated(model_clinic)

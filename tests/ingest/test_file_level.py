@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from analytics.cli import main
-from analytics.ingest import ingest
+from analytics.data.ingest import ingest
 
 
 def _reject(settings, path, **kw):

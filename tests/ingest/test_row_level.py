@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from analytics.ingest import ingest
+from analytics.data.ingest import ingest
 
 # "In the future" is judged against the clock: pin it, so these rows mean the same on any
 # day (and under faketime in CI).

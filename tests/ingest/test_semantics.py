@@ -9,7 +9,7 @@ from datetime import date
 import polars as pl
 
 from analytics.cli import main
-from analytics.ingest import ingest
+from analytics.data.ingest import ingest
 from analytics.settings import load_settings
 
 CHECKINS = "patient_id,checked_in_at,mood\np1,2026-03-01T10:00:00Z,5\np1,2026-03-02T10:00:00Z,6\n"

@@ -6,8 +6,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from analytics.features import build_features
-from analytics.labels import build_labels, relapse_status
+from analytics.models.features import build_features
+from analytics.models.labels import build_labels, relapse_status
 from analytics.settings import Settings
 
 D0 = date(2026, 3, 1)

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from analytics.cli import main
-from analytics.ingest import ingest
-from analytics.pipeline import refresh
+from analytics.data.ingest import ingest
+from analytics.data.store import DataDir
+from analytics.serving.pipeline import refresh
 from analytics.settings import load_settings
-from analytics.store import DataDir
 
 # Columns that say when or how a snapshot was built, not what it holds.
 BUILD_COLUMNS = {
@@ -231,7 +231,7 @@ def test_nothing_new_is_still_incremental(served):
 def test_falls_back_to_full(served, monkeypatch, change, reason):
     from datetime import date
 
-    from analytics import pipeline
+    from analytics.serving import pipeline
 
     kwargs = {}
     settings = served
@@ -248,7 +248,7 @@ def test_falls_back_to_full(served, monkeypatch, change, reason):
 
 
 def test_new_model_version_forces_full(served, monkeypatch):
-    from analytics import pipeline
+    from analytics.serving import pipeline
 
     monkeypatch.setattr(pipeline, "models_fingerprint", lambda settings: "another model")
     result = refresh(settings=served)

@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 import pytest
 
-from analytics.ingest import ingest
-from analytics.pipeline import EmptyWarehouseError, refresh
-from analytics.store import DataDir, open_snapshot, open_workspace
+from analytics.data.ingest import ingest
+from analytics.data.store import DataDir, open_snapshot, open_workspace
+from analytics.serving.pipeline import EmptyWarehouseError, refresh
 
 
 def _phq(patient, when, items):

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from analytics import registry
-from analytics.status import collect_status
-from analytics.store import DataDir
+from analytics.data.status import collect_status
+from analytics.data.store import DataDir
+from analytics.models import registry
 
 pytestmark = pytest.mark.slow
 

@@ -10,11 +10,11 @@ import json
 import numpy as np
 import pytest
 
-from analytics import audit
+from analytics.access import audit_trail
 from analytics.cli import main
-from analytics.pipeline import refresh
-from analytics.scoring import clinic_tiers, not_scored_status, tiers
-from analytics.store import DataDir, open_snapshot, open_workspace
+from analytics.data.store import DataDir, open_snapshot, open_workspace
+from analytics.models.scoring import clinic_tiers, not_scored_status, tiers
+from analytics.serving.pipeline import refresh
 
 TABLES = (
     "predictions",
@@ -55,7 +55,7 @@ def test_not_scored_patients_get_a_status_and_a_prompt():
 
 
 def test_refresh_without_models_has_empty_tables_and_says_why(base_clinic, write_csv):
-    from analytics.ingest import ingest
+    from analytics.data.ingest import ingest
 
     ingest(
         [
@@ -173,12 +173,12 @@ def test_predictions_export_is_audited_without_patient_ids(scored, tmp_path, cap
     try:
         entries = [
             e
-            for e in audit.entries(ws)
+            for e in audit_trail.entries(ws)
             if e.action == "export_predictions" and e.outcome == "allowed"
         ]
         denied = [
             e
-            for e in audit.entries(ws)
+            for e in audit_trail.entries(ws)
             if e.action == "export_predictions" and e.outcome == "denied"
         ]
     finally:

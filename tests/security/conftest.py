@@ -8,8 +8,8 @@ from collections import defaultdict
 
 import pytest
 
-from analytics.ingest import ingest
-from analytics.pipeline import refresh
+from analytics.data.ingest import ingest
+from analytics.serving.pipeline import refresh
 
 _TRIED: dict[int, int] = defaultdict(int)
 _REFUSED: dict[int, int] = defaultdict(int)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from analytics import audit
-from analytics.access import (
+from analytics.access import audit_trail
+from analytics.access.roles import (
     AccessDenied,
     Context,
     Role,
@@ -23,19 +23,19 @@ from analytics.access import (
     require_role,
 )
 from analytics.cli import main
+from analytics.data.ingest import ingest
+from analytics.data.store import DataDir, open_workspace
 from analytics.files import csv_safe, open_private, write_private
-from analytics.ingest import ingest
-from analytics.server import DEMO_MARKER, is_demo_dir
+from analytics.launcher import DEMO_MARKER, is_demo_dir
 from analytics.settings import SettingsError, load_settings
-from analytics.store import DataDir, open_workspace
 
 ME = getpass.getuser()
 
 
-def _trail(settings) -> list[audit.AuditEntry]:
+def _trail(settings) -> list[audit_trail.AuditEntry]:
     ws = open_workspace(DataDir(settings.data_dir))
     try:
-        return list(audit.entries(ws))
+        return list(audit_trail.entries(ws))
     finally:
         ws.close()
 
@@ -71,7 +71,7 @@ def test_a_planted_or_old_marker_is_not_a_demo(staffed):
 
 @pytest.mark.attack(1)
 def test_serve_on_a_real_directory_never_asks_for_demo_mode(staffed, monkeypatch):
-    from analytics import server
+    from analytics import launcher as server
 
     seen = {}
     monkeypatch.setattr(server.subprocess, "call", lambda cmd, env, **kw: seen.update(env) or 0)
@@ -226,17 +226,19 @@ def _replace_key_and_rewrite(settings):
     """The strongest rewrite someone with the data directory can do: a new key, the
     whole chain recomputed under it (minus an entry they want gone)."""
     ws = _raw(settings)
-    rows = ws.execute(f"SELECT {', '.join(audit.FIELDS)} FROM audit_log ORDER BY seq").fetchall()
+    rows = ws.execute(
+        f"SELECT {', '.join(audit_trail.FIELDS)} FROM audit_log ORDER BY seq"
+    ).fetchall()
     ws.execute("DELETE FROM audit_log")
     ws.execute("DELETE FROM audit_head")
     key_file = settings.data_dir / "audit.key"
     key_file.unlink()
-    new_key = audit.audit_key(settings.data_dir)
-    audit.ensure_schema(ws)
+    new_key = audit_trail.audit_key(settings.data_dir)
+    audit_trail.ensure_schema(ws)
     for row in rows[:-1]:
-        values = dict(zip(audit.FIELDS, row, strict=True))
+        values = dict(zip(audit_trail.FIELDS, row, strict=True))
         values.pop("seq"), values.pop("at")
-        audit.record(ws, new_key, **values)
+        audit_trail.record(ws, new_key, **values)
     ws.close()
 
 

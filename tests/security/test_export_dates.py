@@ -15,12 +15,12 @@ import duckdb
 import polars as pl
 import pytest
 
-from analytics.access import Context, actor_for_clinician
+from analytics.access.roles import Context, actor_for_clinician
 from analytics.cli import main
-from analytics.export import ExportBlocked, export_research
-from analytics.serving import data_as_of
+from analytics.data.store import DataDir
+from analytics.serving.snapshot import data_as_of
 from analytics.settings import load_settings
-from analytics.store import DataDir
+from analytics.views.export import ExportBlocked, export_research
 
 N_DAYS = 14
 

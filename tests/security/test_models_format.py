@@ -16,8 +16,8 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 
-from analytics import registry
-from analytics.store import DataDir
+from analytics.data.store import DataDir
+from analytics.models import registry
 
 BUILT: list[str] = []
 

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st_
 from streamlit.testing.v1 import AppTest
 
-from analytics.ingest import ingest
-from analytics.pipeline import refresh
+from analytics.data.ingest import ingest
+from analytics.serving.pipeline import refresh
 from dashboard.format import _MARKDOWN_SPECIAL, plain
 
 HOSTILE = "**Bold** [link](http://evil.example/) ![img](http://evil.example/x.png) <b>x</b> :red[y]"
@@ -36,7 +36,7 @@ def test_plain_escapes_every_markdown_character(text):
 def _page(data_dir: str) -> None:
     import streamlit as st
 
-    from analytics.access import Context, actor_for_clinician
+    from analytics.access.roles import Context, actor_for_clinician
     from analytics.settings import load_settings
     from dashboard.screens import patient
 

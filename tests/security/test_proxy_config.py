@@ -52,7 +52,7 @@ def test_streamlit_itself_has_no_setting_for_frame_headers():
     source = Path(config.__file__).read_text()
     assert not re.search(r"X-Frame-Options|frame-ancestors", source)
     # and `caseload serve` binds to loopback by default, so the proxy is the way in
-    from analytics.server import command
+    from analytics.launcher import command
 
     assert "--server.address=127.0.0.1" in command(port=8501)
 

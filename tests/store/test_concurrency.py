@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from analytics import pipeline
-from analytics.ingest import ingest
-from analytics.pipeline import refresh
-from analytics.store import (
+from analytics.data.ingest import ingest
+from analytics.data.store import (
     BusyError,
     DataDir,
     current_snapshot,
     open_snapshot,
     pipeline_lock,
 )
+from analytics.serving import pipeline
+from analytics.serving.pipeline import refresh
 
 CLI = [sys.executable, "-m", "analytics.cli"]
 
@@ -93,7 +93,7 @@ READER = textwrap.dedent(
     """
     import json, sys, time
     from analytics.settings import load_settings
-    from analytics.store import DataDir, open_snapshot
+    from analytics.data.store import DataDir, open_snapshot
     settings = load_settings(sys.argv[1])
     seen, checks, errors = set(), 0, []
     deadline = time.monotonic() + float(sys.argv[2])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from analytics.data.store import connect, cursor
 from analytics.settings import Settings
-from analytics.store import connect, cursor
 
 
 def test_cursor_has_clinic_time_zone(tmp_path):

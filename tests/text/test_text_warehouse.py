@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-from analytics.ingest import ingest
-from analytics.store import DataDir, open_warehouse
+from analytics.data.ingest import ingest
+from analytics.data.store import DataDir, open_warehouse
 
 MESSAGES = (
     "patient_id,sent_at,sender,text\n"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.features import feature_matrix
-from analytics.training import MONOTONE, monotonic_cst
+from analytics.models.features import feature_matrix
+from analytics.models.training import MONOTONE, monotonic_cst
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +55,8 @@ def test_raising_a_monotone_feature_never_lowers_the_score(
 def training_frame(trained_clinic):
     from pathlib import Path
 
-    from analytics.store import DataDir, connect
-    from analytics.training import load_training_data
+    from analytics.data.store import DataDir, connect
+    from analytics.models.training import load_training_data
 
     settings = trained_clinic[0]
     con = connect(Path(":memory:"), settings=settings)

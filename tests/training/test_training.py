@@ -8,18 +8,18 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from analytics.evaluation import auroc
-from analytics.features import FEATURES_BY_NAME
-from analytics.ingest import ingest
-from analytics.pipeline import refresh
-from analytics.settings import load_settings
-from analytics.store import DataDir, open_snapshot
-from analytics.training import (
+from analytics.data.ingest import ingest
+from analytics.data.store import DataDir, open_snapshot
+from analytics.models.evaluation import auroc
+from analytics.models.features import FEATURES_BY_NAME
+from analytics.models.training import (
     fit_model,
     load_training_data,
     time_split,
     train_models,
 )
+from analytics.serving.pipeline import refresh
+from analytics.settings import load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -116,7 +116,7 @@ def test_planted_mechanisms_are_among_the_top_features(trained_clinic):
 
 def test_same_seed_same_metrics(trained_clinic):
     settings, outcomes = trained_clinic
-    from analytics.store import connect
+    from analytics.data.store import connect
 
     con = connect(__import__("pathlib").Path(":memory:"), settings=settings)
     con.execute("ATTACH ? AS wh (READ_ONLY)", [str(DataDir(settings.data_dir).warehouse)])

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from analytics.access.keys import load_key
 from analytics.files import open_private
-from analytics.keys import load_key
 
 __all__ = [
     "AuditEntry",

@@ -39,7 +39,7 @@ Two ways to build them, with the same SQL:
   outcomes only for patients with new questionnaires. Scores are recomputed for every
   active patient (the as-of date moved, so every windowed value did) from the last 180
   days of data. Bias audits, which depend only on the models, are kept as they are.
-  :func:`analytics.pipeline.refresh` decides which build to run.
+  :func:`analytics.serving.pipeline.refresh` decides which build to run.
 """
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from analytics.alerts import MESSAGE_PREFIX
 from analytics.clinical import band_sql, patient_outcomes, prorated_total_sql
-from analytics.contract import CONTRACT_VERSION
+from analytics.data.contract import CONTRACT_VERSION
+from analytics.serving.alerts import MESSAGE_PREFIX
 from analytics.settings import Settings
 
 # Bump when a serving table's definition changes: a snapshot built by another version is
@@ -118,8 +118,8 @@ def settings_fingerprint(settings: Settings) -> str:
 
 def models_fingerprint(settings: Settings) -> str:
     """A digest of the current model versions (their registry entries' names and hashes)."""
-    from analytics import registry
-    from analytics.store import DataDir
+    from analytics.data.store import DataDir
+    from analytics.models import registry
 
     entries = sorted(
         (str(m.get("name")), str(m.get("version")), str(m.get("sha256")))
@@ -353,11 +353,11 @@ def build_serving_tables(
     _copy_operations(con)
     _write_meta(con, settings=settings, as_of=as_of, mode="full")
     # Risk scores, reasons and model cards (empty tables and a status when no model).
-    from analytics.scoring import score_snapshot
+    from analytics.models.scoring import score_snapshot
 
     score_snapshot(con, settings=settings, as_of=as_of)
     # Bias audits of the current models' held-out predictions, for the Fairness page.
-    from analytics.model_audits import store_model_audits
+    from analytics.models.model_audits import store_model_audits
 
     store_model_audits(con, settings=settings)
 
@@ -375,7 +375,7 @@ def update_serving_tables(
 
     Returns how many rows of each kind were recomputed, for the refresh's report.
     """
-    from analytics.scoring import SCORING_TABLES, score_snapshot
+    from analytics.models.scoring import SCORING_TABLES, score_snapshot
 
     params = _params(as_of, since)
     plain = {"as_of": as_of}  # for statements that do not ask what changed

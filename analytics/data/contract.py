@@ -367,7 +367,7 @@ def to_markdown() -> str:
     out = [
         f"# Data contract (version {CONTRACT_VERSION})",
         "",
-        "<!-- Generated from analytics/contract.py by `caseload contract`; do not edit. -->",
+        "<!-- Generated from analytics/data/contract.py by `caseload contract`; do not edit. -->",
         "",
         "The public input format of Caseload Insight: the files a clinic hands to",
         "`caseload ingest`. Required columns are **bold**; ranges are inclusive.",

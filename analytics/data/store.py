@@ -24,8 +24,8 @@ from pathlib import Path
 
 import duckdb
 
-from analytics.audit import ensure_schema as ensure_audit_schema
-from analytics.contract import TABLES, ColumnType
+from analytics.access.audit_trail import ensure_schema as ensure_audit_schema
+from analytics.data.contract import TABLES, ColumnType
 from analytics.files import open_private, owner_only, private_dir
 from analytics.settings import Settings
 
@@ -331,7 +331,7 @@ _WORKSPACE_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS alert_actions_patient ON alert_actions (patient_id)",
     "CREATE INDEX IF NOT EXISTS notes_patient ON notes (patient_id)",
     # Each clinician's active flag, copied here by ingest so that access checks see a
-    # deactivation at the next request (analytics.access).
+    # deactivation at the next request (analytics.access.roles).
     """CREATE TABLE IF NOT EXISTS clinician_status (
         clinician_id TEXT PRIMARY KEY, active TEXT NOT NULL, at TEXT NOT NULL)""",
 )

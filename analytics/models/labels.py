@@ -10,7 +10,7 @@ For a patient active on an as-of date ``t`` (one row of the features table):
   *Well* on ``t`` (:func:`relapse_status`): below caseness on both measures at the latest
   questionnaire (PHQ-9 < ``phq9_caseness`` 10 and GAD-7 < ``gad7_caseness`` 8, the
   product's recovery thresholds), no clinical event recorded since it (``in_episode`` =
-  0, see ``analytics.features.EPISODE_HISTORY_SQL``), and that questionnaire at most
+  0, see ``analytics.models.features.EPISODE_HISTORY_SQL``), and that questionnaire at most
   ``WELL_CURRENT_DAYS`` (56) days old. A patient at caseness, or with an event since
   their latest questionnaire, is *in an episode*: they get that status, not a relapse
   probability, and no label. Without a recent questionnaire the status is unknown.
@@ -45,7 +45,7 @@ from datetime import date
 
 import duckdb
 
-from analytics.features import CLINICAL_EVENT_KINDS
+from analytics.models.features import CLINICAL_EVENT_KINDS
 from analytics.settings import Settings
 
 __all__ = [

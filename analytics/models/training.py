@@ -1,8 +1,8 @@
 """Training and honest evaluation of the risk models (``caseload train``).
 
-The recipe, for each model in :data:`analytics.labels.MODELS`:
+The recipe, for each model in :data:`analytics.models.labels.MODELS`:
 
-1. Features (:mod:`analytics.features`) and labels (:mod:`analytics.labels`) for every
+1. Features (:mod:`analytics.models.features`) and labels (:mod:`analytics.models.labels`) for every
    Sunday with enough history, for every patient active that day.
 2. **Split by time** over the as-of dates that have labels: the last 30% of the span is
    the *test* period; the *validation* slice is the 20% before it, ending one full horizon
@@ -21,7 +21,7 @@ The recipe, for each model in :data:`analytics.labels.MODELS`:
    (median imputation with missing-value indicators, standardised). The rule ranks flagged
    patients first, then by the quantity it thresholds (latest PHQ-9; days since check-in);
    its probability is the event rate among flagged / not-flagged training rows.
-5. Metrics with patient-level bootstrap intervals (:mod:`analytics.evaluation`), by
+5. Metrics with patient-level bootstrap intervals (:mod:`analytics.models.evaluation`), by
    demographic group with small-cell suppression, global SHAP importance on the test rows,
    and tier thresholds from the validation probabilities at the alert budgets.
 
@@ -48,9 +48,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from analytics.evaluation import Evaluation, calibration_bins, evaluate
-from analytics.features import FEATURE_NAMES, build_features, feature_matrix, weekly_as_of_dates
-from analytics.labels import MODELS, build_labels, eligible_sql
+from analytics.models.evaluation import Evaluation, calibration_bins, evaluate
+from analytics.models.features import (
+    FEATURE_NAMES,
+    build_features,
+    feature_matrix,
+    weekly_as_of_dates,
+)
+from analytics.models.labels import MODELS, build_labels, eligible_sql
 from analytics.settings import Settings
 
 __all__ = [
@@ -180,7 +185,7 @@ class TrainingData:
 
 def load_training_data(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> TrainingData:
     """Build features and labels from the warehouse attached to ``con`` as ``wh``."""
-    from analytics.serving import data_as_of
+    from analytics.serving.snapshot import data_as_of
 
     data_end = data_as_of(con)
     dates = weekly_as_of_dates(con)
@@ -334,8 +339,8 @@ def fit_model(
     resamples: int = 500,
 ) -> TrainedModel:
     """Split, fit, calibrate, compare with the baselines and evaluate one model."""
-    from analytics.explain import tree_shap
-    from analytics.scoring import coverage_notes
+    from analytics.models.explain import tree_shap
+    from analytics.models.scoring import coverage_notes
 
     spec = MODELS[name]
     need = int(settings.min_positive_labels)
@@ -557,7 +562,7 @@ def _refit(
 
 
 def _group_metrics(heldout: pd.DataFrame, *, min_cell: int) -> tuple[GroupMetric, ...]:
-    from analytics.evaluation import auroc, brier
+    from analytics.models.evaluation import auroc, brier
 
     out = []
     for attribute in GROUP_ATTRIBUTES:
@@ -611,8 +616,8 @@ def train_models(
     A model with too little data is refused (recorded in the registry, so the next
     refresh shows its scores as unavailable with the reason); the others still train.
     """
-    from analytics import registry
-    from analytics.store import DataDir, connect, open_warehouse, pipeline_lock
+    from analytics.data.store import DataDir, connect, open_warehouse, pipeline_lock
+    from analytics.models import registry
 
     unknown = [m for m in models if m not in MODELS]
     if unknown:

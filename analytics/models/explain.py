@@ -6,7 +6,7 @@ raw score (checked on every row, to 1e-6). The clinician sees the *calibrated*
 probability, a monotone (Platt) transform of that raw score, so the reasons explain the
 ranking of the score they see, not its exact probability.
 
-Reasons are given per *reason group* (see ``Feature.group`` in :mod:`analytics.features`):
+Reasons are given per *reason group* (see ``Feature.group`` in :mod:`analytics.models.features`):
 the SHAP values of, say, ``sleep_7d``, ``sleep_baseline`` and ``sleep_delta`` are summed
 into one "sleep" reason, phrased once with the patient's own recent value and usual
 level: "Sleep averaged 5.1 h over the last 7 days, 1.6 h below their usual 6.7 h".
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shap
 
-from analytics.features import FEATURE_NAMES, FEATURES, FEATURES_BY_NAME
+from analytics.models.features import FEATURE_NAMES, FEATURES, FEATURES_BY_NAME
 
 __all__ = [
     "ADDITIVITY_TOLERANCE",
@@ -344,7 +344,7 @@ DESCRIBE: dict[str, Callable[[Mapping[str, float]], tuple[float, float, str]]] =
     "episode_history": _episode_history,
     "episode_status": _episode_status,
 }
-# Data coverage is said once, in the "thin inputs" note (analytics.scoring.coverage_notes),
+# Data coverage is said once, in the "thin inputs" note (analytics.models.scoring.coverage_notes),
 # never as a reason; the episode status decides whether the relapse model applies at all.
 # Time in care is context (and mostly says how much data there is), not a finding.
 NOT_REASONS = frozenset(

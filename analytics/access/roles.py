@@ -24,10 +24,10 @@ from pathlib import Path
 
 import duckdb
 
-from analytics import audit
-from analytics.keys import clinician_pseudonym, load_key, patient_pseudonym, pseudonym_key
+from analytics.access import audit_trail
+from analytics.access.keys import clinician_pseudonym, load_key, patient_pseudonym, pseudonym_key
+from analytics.data.store import DataDir, open_snapshot, open_workspace
 from analytics.settings import Settings, audit_anchor_path, audit_key_path
-from analytics.store import DataDir, open_snapshot, open_workspace
 
 # Emails are compared with case and every space removed, the same fold ingest uses to
 # keep them unique.
@@ -73,7 +73,7 @@ class Context:
     pseudonym_key: bytes
     audit_key: bytes
     snapshot_id: str
-    # Signed checkpoints of the audit chain are appended here (see analytics.audit).
+    # Signed checkpoints of the audit chain are appended here (see analytics.access.audit_trail).
     audit_anchor: Path | None = None
     # Set by the CLI: the operating-system account that ran the command, recorded on every
     # audit entry next to the identity it claimed with --as.
@@ -123,7 +123,7 @@ class Context:
         detail: str | None = None,
     ) -> None:
         """Append to the audit trail; a patient appears only as their pseudonym."""
-        audit.record(
+        audit_trail.record(
             self.workspace,
             self.audit_key,
             actor=actor.user if self.os_user is None else f"{actor.user} via cli:{self.os_user}",

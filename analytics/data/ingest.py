@@ -1,7 +1,7 @@
 """Files -> validated rows -> warehouse, exactly as the data contract's bad-input rules say.
 
 Validation runs as one DuckDB query per file over the file's cells read as text, so every
-rule lives in :mod:`analytics.contract` and the SQL built from it here.
+rule lives in :mod:`analytics.data.contract` and the SQL built from it here.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 
 from analytics.clinical import prorated_total_sql
-from analytics.contract import (
+from analytics.data.contract import (
     CURRENT_YEAR,
     INGEST_ORDER,
     ITEM_COLUMNS,
@@ -38,15 +38,15 @@ from analytics.contract import (
     Table,
     table_for_stem,
 )
-from analytics.files import csv_safe, open_private, private_dir
-from analytics.settings import Settings
-from analytics.store import (
+from analytics.data.store import (
     DERIVED_COLUMNS,
     DataDir,
     open_warehouse,
     pipeline_lock,
     sync_clinician_status,
 )
+from analytics.files import csv_safe, open_private, private_dir
+from analytics.settings import Settings
 
 LINE = "_line"  # contract columns never start with "_", so this cannot collide
 SUPPORTED_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}

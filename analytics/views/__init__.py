@@ -1,7 +1,7 @@
 """Role-scoped reads over the serving snapshot and the workspace.
 
-Each function takes a :class:`~analytics.access.Context` and an
-:class:`~analytics.access.Actor`, checks access first, and returns a typed result or a
+Each function takes a :class:`~analytics.access.roles.Context` and an
+:class:`~analytics.access.roles.Actor`, checks access first, and returns a typed result or a
 documented polars frame. Every view of a patient and every alert action is audited.
 Values from users (search text, ids) reach SQL only as parameters.
 """
@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 
-from analytics import alerts as safety_alerts
-from analytics.access import Actor, Context, Role, require_own_patient, require_role
-from analytics.store import cursor
+from analytics.access.roles import Actor, Context, Role, require_own_patient, require_role
+from analytics.data.store import cursor
+from analytics.serving import alerts as safety_alerts
 
 ALERT_ACTIONS = safety_alerts.ACTIONS
 
@@ -153,7 +153,7 @@ def caseload(ctx: Context, actor: Actor, *, search: str | None = None) -> pl.Dat
 
 
 _TIER_RANK = {"high": 3, "medium": 2, "low": 1}
-# Engagement tiers are ranks within the clinic this week (analytics.scoring.clinic_tiers).
+# Engagement tiers are ranks within the clinic this week (analytics.models.scoring.clinic_tiers).
 _TIER_TEXT = {
     ("engagement_drop", "high"): "high: top 10% of engagement risk this week",
     ("engagement_drop", "medium"): "medium: next 10% of engagement risk this week",
@@ -404,7 +404,7 @@ def alerts(
     patient_id: str | None = None,
 ) -> pl.DataFrame:
     """Safety alerts for the therapist's active patients, most urgent first; open ones
-    stay however old (resolved ones on request). See :func:`analytics.alerts.list_alerts`
+    stay however old (resolved ones on request). See :func:`analytics.serving.alerts.list_alerts`
     for the columns."""
     return safety_alerts.list_alerts(
         ctx, actor, include_resolved=include_resolved, levels=levels, patient_id=patient_id
@@ -852,7 +852,7 @@ class FairnessOptions:
 
 def fairness_options(ctx: Context, actor: Actor) -> FairnessOptions:
     """Models with held-out predictions to audit, for researchers."""
-    from analytics.model_audits import ATTRIBUTES
+    from analytics.models.model_audits import ATTRIBUTES
 
     require_role(ctx, actor, Role.RESEARCHER, action="view_fairness")
     models: tuple[str, ...] = ()
@@ -903,9 +903,9 @@ def fairness_audit(
     """Audit a model's held-out predictions by one attribute or an intersection."""
     import json as _json
 
+    from analytics.data.store import DataDir
     from analytics.fairness import to_html, to_json
-    from analytics.model_audits import audit_model, thresholds_for
-    from analytics.store import DataDir
+    from analytics.models.model_audits import audit_model, thresholds_for
 
     require_role(ctx, actor, Role.RESEARCHER, action="view_fairness")
     heldout = _frame(ctx, "SELECT * FROM heldout_predictions WHERE model = ?", [model]).to_pandas()

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from analytics.access import AccessDenied, Actor, Context, Role, require_role
+from analytics.access.roles import AccessDenied, Actor, Context, Role, require_role
+from analytics.data.store import cursor
 from analytics.settings import response_hours
-from analytics.store import cursor
 
 __all__ = [
     "ACTIONS",

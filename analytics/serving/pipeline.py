@@ -7,7 +7,7 @@ old snapshot serving.
 A refresh is *incremental* when the snapshot in service can be brought up to date: its
 file is copied (a published snapshot is closed and checkpointed, so a byte copy is a
 consistent database, and readers of the original are unaffected) and only what newer
-warehouse rows change is recomputed (:func:`analytics.serving.update_serving_tables`).
+warehouse rows change is recomputed (:func:`analytics.serving.snapshot.update_serving_tables`).
 It is *full* (every table from the whole warehouse) when asked (``full=True``), when
 there is no snapshot, or when anything the old snapshot was built on has changed: the
 serving or contract version, the settings, the models, or the warehouse itself (fewer
@@ -24,8 +24,19 @@ from pathlib import Path
 
 import duckdb
 
-from analytics.contract import CONTRACT_VERSION
-from analytics.serving import (
+from analytics.data.contract import CONTRACT_VERSION
+from analytics.data.store import (
+    DataDir,
+    SnapshotInfo,
+    connect,
+    current_snapshot,
+    new_snapshot_path,
+    open_warehouse,
+    open_workspace,
+    pipeline_lock,
+    publish_snapshot,
+)
+from analytics.serving.snapshot import (
     SERVING_VERSION,
     Since,
     build_serving_tables,
@@ -38,17 +49,6 @@ from analytics.serving import (
     update_serving_tables,
 )
 from analytics.settings import Settings
-from analytics.store import (
-    DataDir,
-    SnapshotInfo,
-    connect,
-    current_snapshot,
-    new_snapshot_path,
-    open_warehouse,
-    open_workspace,
-    pipeline_lock,
-    publish_snapshot,
-)
 
 
 class EmptyWarehouseError(RuntimeError):

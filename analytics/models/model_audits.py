@@ -15,12 +15,12 @@ import duckdb
 import pandas as pd
 import polars as pl
 
-from analytics.categories import fold_spellings
+from analytics.access.disclosure import fold_spellings
+from analytics.access.keys import patient_pseudonym, pseudonym_key
+from analytics.data.store import DataDir
 from analytics.fairness import AuditResult, audit_predictions, write_audit_tables
 from analytics.fairness.tables import SCHEMA as FAIRNESS_SCHEMA
-from analytics.keys import patient_pseudonym, pseudonym_key
 from analytics.settings import Settings
-from analytics.store import DataDir
 
 ATTRIBUTES = ("gender", "race_ethnicity", "primary_language", "insurance", "rurality", "age_band")
 # Coverage measures the audit reports by group: the usual roots of unequal performance.
@@ -47,7 +47,7 @@ DEFAULT_INTERSECTIONS = (("insurance", "rurality"), ("race_ethnicity", "primary_
 
 def heldout_for_snapshot(data_dir: DataDir) -> pd.DataFrame:
     """Every current model's held-out predictions, pseudonymised, with coverage flags."""
-    from analytics import registry
+    from analytics.models import registry
 
     key = pseudonym_key(data_dir.root)
     frames = []
@@ -80,7 +80,7 @@ def _fold_spellings(frame: pd.DataFrame) -> pd.DataFrame:
 
 def thresholds_for(data_dir: DataDir, model: str, *, settings: Settings) -> dict[float, float]:
     """Score threshold per alert budget, from the model's stored tier thresholds."""
-    from analytics import registry
+    from analytics.models import registry
 
     loaded = registry.load_current(data_dir, model)
     budgets = tuple(settings.alert_budgets)

@@ -13,9 +13,9 @@ from typing import Any
 
 import duckdb
 
-from analytics.contract import TABLES
+from analytics.data.contract import TABLES
+from analytics.data.store import DataDir, connect, current_snapshot
 from analytics.settings import Settings
-from analytics.store import DataDir, connect, current_snapshot
 
 STATUS_SCHEMA_VERSION = 1
 

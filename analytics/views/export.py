@@ -5,8 +5,8 @@ else is refused, and the refusal is audited). It writes, into a new owner-only d
 (0700, every file 0600), one Parquet file per table and a ``manifest.json``:
 
 - ``patients.parquet``: one row per patient enrolled by the end of the data.
-- ``features.parquet``: the weekly as-of model features (:mod:`analytics.features`).
-- ``labels.parquet``: the model labels for the same rows (:mod:`analytics.labels`).
+- ``features.parquet``: the weekly as-of model features (:mod:`analytics.models.features`).
+- ``labels.parquet``: the model labels for the same rows (:mod:`analytics.models.labels`).
 - ``predictions.parquet``: the held-out test predictions of the current models.
 - ``aggregates.parquet``: patient counts by group and outcome, small cells suppressed.
 - ``manifest.json``: versions, row counts, every column described, what was removed and
@@ -56,17 +56,17 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from analytics import registry
-from analytics.access import Actor, Context, Role, require_role
-from analytics.categories import fold_spellings
-from analytics.contract import CONTRACT_VERSION
+from analytics.access.disclosure import fold_spellings
+from analytics.access.keys import keyed_hash
+from analytics.access.roles import Actor, Context, Role, require_role
+from analytics.data.contract import CONTRACT_VERSION
+from analytics.data.store import DataDir, connect, pipeline_lock
 from analytics.fairness.suppression import suppress_table
-from analytics.features import FEATURES, build_features, weekly_as_of_dates
 from analytics.files import open_private, refuse_symlink
-from analytics.keys import keyed_hash
-from analytics.labels import MODELS, build_labels
+from analytics.models import registry
+from analytics.models.features import FEATURES, build_features, weekly_as_of_dates
+from analytics.models.labels import MODELS, build_labels
 from analytics.settings import Settings
-from analytics.store import DataDir, connect, pipeline_lock
 from analytics.views import age_band
 
 __all__ = [
@@ -129,9 +129,9 @@ def export_research(
 ) -> ExportResult:
     """Write the de-identified research export into ``out_dir`` (new or empty).
 
-    Raises :class:`~analytics.access.AccessDenied` (audited) unless ``actor`` is an admin
+    Raises :class:`~analytics.access.roles.AccessDenied` (audited) unless ``actor`` is an admin
     or a researcher, :class:`OutputNotEmpty` if ``out_dir`` holds anything, and
-    :class:`~analytics.store.BusyError` while an ingest, refresh or training holds the
+    :class:`~analytics.data.store.BusyError` while an ingest, refresh or training holds the
     data directory. The export is recorded in the audit trail with its row counts.
     """
     out = Path(out_dir).expanduser().absolute()
@@ -164,8 +164,8 @@ def export_research(
 
 
 def _build(ctx: Context, data_dir: DataDir) -> tuple[dict[str, pl.DataFrame], dict]:
-    from analytics.pipeline import EmptyWarehouseError
-    from analytics.serving import data_as_of
+    from analytics.serving.pipeline import EmptyWarehouseError
+    from analytics.serving.snapshot import data_as_of
 
     settings = ctx.settings
     con = connect(Path(":memory:"), settings=settings)

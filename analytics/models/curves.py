@@ -12,9 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analytics.evaluation import calibration_bins
+from analytics.models.evaluation import calibration_bins
 
-# Held-out prediction columns per method (see analytics/registry.py).
+# Held-out prediction columns per method (see analytics/models/registry.py).
 METHOD_COLUMNS = {
     "model": "probability",
     "logistic": "logistic_probability",
