@@ -713,7 +713,7 @@ def _stage_shap(work: Path, args: argparse.Namespace) -> dict:
     from analytics.models import registry
     from analytics.models.explain import explain_rows
     from analytics.models.features import build_features, feature_matrix
-    from analytics.serving.snapshot import data_as_of
+    from analytics.models.windows import data_as_of
 
     _, con, _ = _feature_inputs(work)
     build_features(con, as_of=data_as_of(con))

@@ -35,7 +35,6 @@ __all__ = [
     "Verification",
     "append_anchor",
     "audit_key",
-    "ensure_schema",
     "entries",
     "read_anchor",
     "record",
@@ -45,18 +44,6 @@ __all__ = [
 
 GENESIS = "0" * 64
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS audit_log (
-        seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
-        action TEXT NOT NULL, target TEXT, patient_key TEXT, outcome TEXT NOT NULL,
-        detail TEXT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS audit_head (
-        id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)""",
-    """CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
-        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
-    """CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
-        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
-)
 
 FIELDS = ("seq", "at", "actor", "role", "action", "target", "patient_key", "outcome", "detail")
 
@@ -86,12 +73,6 @@ class Verification:
     entries: int
     problem: str | None = None
     seq: int | None = None  # the first entry at which the chain breaks
-
-
-def ensure_schema(ws: sqlite3.Connection) -> None:
-    with ws:
-        for ddl in _SCHEMA:
-            ws.execute(ddl)
 
 
 def _digest(key: bytes, prev_hash: str, values: dict[str, object]) -> str:

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import duckdb
 
-from analytics.access.audit_trail import ensure_schema as ensure_audit_schema
 from analytics.data.contract import TABLES, ColumnType
 from analytics.files import open_private, owner_only, private_dir
 from analytics.settings import Settings
@@ -321,6 +320,17 @@ def open_snapshot(
 # --- the workspace -------------------------------------------------------------------
 
 _WORKSPACE_SCHEMA = (
+    # The access trail (analytics.access.audit_trail): append-only, enforced by triggers.
+    """CREATE TABLE IF NOT EXISTS audit_log (
+        seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
+        action TEXT NOT NULL, target TEXT, patient_key TEXT, outcome TEXT NOT NULL,
+        detail TEXT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)""",
+    """CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
     """CREATE TABLE IF NOT EXISTS alert_actions (
         id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, patient_id TEXT NOT NULL,
         action TEXT NOT NULL CHECK (action IN ('acknowledge', 'resolve', 'reopen', 'review')),
@@ -376,11 +386,15 @@ def open_workspace(data_dir: DataDir, *, check_same_thread: bool = True) -> sqli
         con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA foreign_keys=ON")
     _allow_reopen(con)
+    ensure_workspace_schema(con)
+    return con
+
+
+def ensure_workspace_schema(con: sqlite3.Connection) -> None:
+    """Create whatever the workspace lacks (every statement is IF NOT EXISTS)."""
     with con:
         for ddl in _WORKSPACE_SCHEMA:
             con.execute(ddl)
-    ensure_audit_schema(con)
-    return con
 
 
 def sync_clinician_status(data_dir: DataDir, rows: list[tuple[str, str | None]]) -> None:

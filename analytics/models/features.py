@@ -438,7 +438,7 @@ FEATURES_BY_NAME = {f.name: f for f in FEATURES}
 
 def weekly_as_of_dates(con: duckdb.DuckDBPyConnection, *, min_history_days: int = 28) -> list[date]:
     """Every Sunday from ``min_history_days`` after the first data day to the last data day."""
-    from analytics.serving.snapshot import data_as_of
+    from analytics.models.windows import data_as_of
 
     end = data_as_of(con)
     if end is None:

@@ -185,7 +185,7 @@ class TrainingData:
 
 def load_training_data(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> TrainingData:
     """Build features and labels from the warehouse attached to ``con`` as ``wh``."""
-    from analytics.serving.snapshot import data_as_of
+    from analytics.models.windows import data_as_of
 
     data_end = data_as_of(con)
     dates = weekly_as_of_dates(con)

@@ -36,11 +36,11 @@ from analytics.data.store import (
     pipeline_lock,
     publish_snapshot,
 )
+from analytics.models.windows import data_as_of
 from analytics.serving.snapshot import (
     SERVING_VERSION,
     Since,
     build_serving_tables,
-    data_as_of,
     last_run_id,
     models_fingerprint,
     reviewed_message_ids,

@@ -84,18 +84,6 @@ class Since:
     run_id: int
 
 
-def data_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The newest clinic-local date with a check-in, patient message or wearable day."""
-    row = con.execute(
-        """SELECT greatest(
-               (SELECT max(CAST(checked_in_at AS DATE)) FROM wh.checkins),
-               (SELECT max(CAST(sent_at AS DATE)) FROM wh.messages),
-               (SELECT max(date) FROM wh.wearable_daily),
-               (SELECT max(CAST(completed_at AS DATE)) FROM wh.assessments))"""
-    ).fetchone()
-    return row[0] if row else None
-
-
 def reviewed_message_ids(workspace: sqlite3.Connection) -> list[str]:
     """Flagged messages a clinician has reviewed (their alert id is ``msg:<message_id>``)
     and not re-opened since."""

@@ -56,7 +56,7 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from analytics.access.disclosure import fold_spellings
+from analytics.access.disclosure import age_band, fold_spellings
 from analytics.access.keys import keyed_hash
 from analytics.access.roles import Actor, Context, Role, require_role
 from analytics.data.contract import CONTRACT_VERSION
@@ -67,7 +67,6 @@ from analytics.models import registry
 from analytics.models.features import FEATURES, build_features, weekly_as_of_dates
 from analytics.models.labels import MODELS, build_labels
 from analytics.settings import Settings
-from analytics.views import age_band
 
 __all__ = [
     "CENSOR_DAYS",
@@ -164,8 +163,8 @@ def export_research(
 
 
 def _build(ctx: Context, data_dir: DataDir) -> tuple[dict[str, pl.DataFrame], dict]:
+    from analytics.models.windows import data_as_of
     from analytics.serving.pipeline import EmptyWarehouseError
-    from analytics.serving.snapshot import data_as_of
 
     settings = ctx.settings
     con = connect(Path(":memory:"), settings=settings)

@@ -8,7 +8,7 @@ import pytest
 
 from analytics.access import audit_trail
 from analytics.cli import main
-from analytics.data.store import DataDir, open_workspace
+from analytics.data.store import DataDir, ensure_workspace_schema, open_workspace
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_chain_recomputed_without_the_key_is_detected(trail):
     wrong = b"\x00" * 32
     _tamper(ws, "DELETE FROM audit_log")
     ws.execute("DELETE FROM audit_head")
-    audit_trail.ensure_schema(ws)
+    ensure_workspace_schema(ws)
     for _ in range(6):
         audit_trail.record(ws, wrong, actor="c0", role="therapist", action="view_patient")
     assert not audit_trail.verify(ws, key).ok

@@ -536,7 +536,7 @@ def test_pseudonyms_differ_across_data_directories(small_demo, planted, exported
     # Every patient enrolled by their own keyed cut-off (15-44 days before the end).
     key = settings_key(load_settings(other))
     from analytics.data.store import connect
-    from analytics.serving.snapshot import data_as_of
+    from analytics.models.windows import data_as_of
 
     con = connect(Path(":memory:"), settings=load_settings(other))
     try:

@@ -24,7 +24,7 @@ from analytics.access.roles import (
 )
 from analytics.cli import main
 from analytics.data.ingest import ingest
-from analytics.data.store import DataDir, open_workspace
+from analytics.data.store import DataDir, ensure_workspace_schema, open_workspace
 from analytics.files import csv_safe, open_private, write_private
 from analytics.launcher import DEMO_MARKER, is_demo_dir
 from analytics.settings import SettingsError, load_settings
@@ -234,7 +234,7 @@ def _replace_key_and_rewrite(settings):
     key_file = settings.data_dir / "audit.key"
     key_file.unlink()
     new_key = audit_trail.audit_key(settings.data_dir)
-    audit_trail.ensure_schema(ws)
+    ensure_workspace_schema(ws)
     for row in rows[:-1]:
         values = dict(zip(audit_trail.FIELDS, row, strict=True))
         values.pop("seq"), values.pop("at")

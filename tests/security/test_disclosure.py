@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.views import disclose, discloses
+from analytics.access.disclosure import disclose, discloses
 
 N = 11
 PAIR = {"recovery_rate": ("recovered", "known")}

@@ -18,7 +18,7 @@ import pytest
 from analytics.access.roles import Context, actor_for_clinician
 from analytics.cli import main
 from analytics.data.store import DataDir
-from analytics.serving.snapshot import data_as_of
+from analytics.models.windows import data_as_of
 from analytics.settings import load_settings
 from analytics.views.export import ExportBlocked, export_research
 

@@ -1,0 +1,53 @@
+"""Helpers every role's views share: snapshot reads in the clinic's time zone, live alert
+review state."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analytics.access.roles import Context
+from analytics.data.store import cursor
+from analytics.serving import alerts as safety_alerts
+
+ALERT_ACTIONS = safety_alerts.ACTIONS
+
+
+def read_frame(
+    ctx: Context, sql: str, params: list[object] | dict[str, object] | None = None
+) -> pl.DataFrame:
+    cur = cursor(ctx.snapshot, settings=ctx.settings)  # connections are not thread-safe
+    try:
+        frame = cur.sql(sql, params=params or []).pl()
+    finally:
+        cur.close()
+    # Show instants in the clinic's own time zone, as the clinicians live them.
+    zone = ctx.settings.clinic_timezone
+    local = [
+        pl.col(name).dt.convert_time_zone(zone)
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+    ]
+    return frame.with_columns(local) if local else frame
+
+
+def has_table(ctx: Context, name: str) -> bool:
+    return bool(
+        ctx.snapshot.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
+        ).fetchone()[0]
+    )
+
+
+def reviewed_alerts(ctx: Context, patient_ids: list[str]) -> dict[str, str]:
+    """Alerts of these patients someone has acknowledged or resolved, with the latest
+    action (live, not as of refresh). A re-opened alert is not handled."""
+    if not patient_ids:
+        return {}
+    marks = ", ".join("?" * len(patient_ids))
+    rows = ctx.workspace.execute(
+        f"""SELECT alert_id, action FROM alert_actions a
+            WHERE patient_id IN ({marks})
+              AND id = (SELECT max(id) FROM alert_actions b WHERE b.alert_id = a.alert_id)""",
+        patient_ids,
+    ).fetchall()
+    return {alert_id: action for alert_id, action in rows if action != "reopen"}
