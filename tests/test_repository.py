@@ -3,7 +3,6 @@ dependency from dashboard to analytics."""
 
 from __future__ import annotations
 
-import ast
 import re
 import subprocess
 import sys
@@ -28,24 +27,6 @@ def test_quick_start_is_two_commands_and_ci_runs_the_test_one():
     assert "pytest" in tests and "pip install" in tests
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert tests in ci.splitlines()
-
-
-def test_analytics_never_imports_ui_packages():
-    offenders = []
-    for path in (ROOT / "analytics").rglob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [
-                f"{path.relative_to(ROOT)}: {n}"
-                for n in names
-                if n.split(".")[0] in {"streamlit", "plotly", "dashboard"}
-            ]
-    assert offenders == []
 
 
 def test_contract_reference_matches_the_code():
