@@ -12,9 +12,11 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analytics.files import (
     csv_safe_row,
@@ -25,6 +27,9 @@ from analytics.files import (
     write_private,
 )
 from analytics.settings import Settings, default_data_dir, load_settings
+
+if TYPE_CHECKING:
+    from analytics.access.roles import Actor, Context
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -130,6 +135,20 @@ def _cli_actor(settings: Settings, con, email: str | None, *, action: str, roles
         )  # fmt: skip
         raise AccessDenied("this account has been deactivated (the attempt was recorded)")
     return actor
+
+
+@contextmanager
+def _signed_in(args: argparse.Namespace) -> Iterator[tuple[Context, Actor]]:
+    """The open Context of a ``--as`` verb and the actor that email names, with the
+    operating-system account beside it in the audit trail. An unknown email or a refused
+    access propagates to :func:`main`, which words it (exit 2 and 1)."""
+    from analytics.access.roles import Context, actor_for_email  # lazy: opens DuckDB
+
+    ctx = Context.open(_settings(args), os_user=_os_user())
+    try:
+        yield ctx, actor_for_email(ctx, args.as_email)
+    finally:
+        ctx.close()
 
 
 def _deactivated(settings: Settings, clinician_id: str | None) -> bool:
@@ -653,7 +672,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     ``--as`` is required: the export runs as a named researcher or admin, recorded with
     the operating-system account, never as an implicit administrator.
     """
-    from analytics.access.roles import AccessDenied, Context, actor_for_email
     from analytics.views.export import ExportBlocked, OutputNotEmpty, export_research
 
     settings = _settings(args)
@@ -670,11 +688,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             "(the attempt was recorded)"
         )
         return EXIT_FAILED
-    ctx = Context.open(settings, os_user=_os_user())
-    try:
-        actor = actor_for_email(ctx, args.as_email)
-    finally:
-        ctx.close()
+    with _signed_in(args) as (_, actor):
+        pass  # the export opens the data directory itself, once the actor is known
     try:
         result = export_research(
             settings=settings, out_dir=args.out, actor=actor, os_user=_os_user()
@@ -684,9 +699,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     except ExportBlocked as exc:
         _err(str(exc))
-        return EXIT_FAILED
-    except AccessDenied as exc:
-        _err(f"{exc} (the attempt was recorded)")
         return EXIT_FAILED
     counts = ", ".join(f"{name} {n:,}" for name, n in result.rows.items())
     print(f"wrote the research export to {result.out_dir} (owner-only): {counts} rows")
@@ -723,23 +735,10 @@ PATIENT_FIELDS = (
 def cmd_patient(args: argparse.Namespace) -> int:
     """One patient's scores and flags for their own clinician: the same access rules and
     audit as the app. Names and message text are not printed."""
-    from analytics import views
-    from analytics.access.roles import AccessDenied, Context, UnknownUser, actor_for_email
+    from analytics import views  # lazy: the views pull in polars and DuckDB
 
-    ctx = Context.open(_settings(args), os_user=_os_user())
-    try:
-        try:
-            actor = actor_for_email(ctx, args.as_email)
-        except UnknownUser as exc:
-            _err(str(exc))
-            return EXIT_BAD_INPUT
-        try:
-            view = views.patient(ctx, actor, args.patient_id)
-        except AccessDenied as exc:
-            _err(f"{exc} (the attempt was recorded)")
-            return EXIT_FAILED
-    finally:
-        ctx.close()
+    with _signed_in(args) as (ctx, actor):
+        view = views.patient(ctx, actor, args.patient_id)
     out = {k: view.summary.get(k) for k in PATIENT_FIELDS}
     print(json.dumps(out, indent=2, default=str))
     return EXIT_OK
@@ -749,26 +748,13 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     """A clinician's safety alerts, most urgent first: the same access rules and audit as
     the app's Alerts page. Patient ids, never names or message text; notes are the
     clinicians' own words and are printed for their own alerts."""
-    from analytics import views
-    from analytics.access.roles import AccessDenied, Context, UnknownUser, actor_for_email
+    from analytics import views  # lazy: the views pull in polars and DuckDB
 
-    ctx = Context.open(_settings(args), os_user=_os_user())
-    try:
-        try:
-            actor = actor_for_email(ctx, args.as_email)
-        except UnknownUser as exc:
-            _err(str(exc))
-            return EXIT_BAD_INPUT
-        try:
-            rows = views.alerts(ctx, actor, include_resolved=args.all)
-        except AccessDenied as exc:
-            _err(f"{exc} (the attempt was recorded)")
-            return EXIT_FAILED
+    with _signed_in(args) as (ctx, actor):
+        rows = views.alerts(ctx, actor, include_resolved=args.all)
         ctx.record(
             actor, "view_alerts", target="alerts", detail=f"cli alerts={rows.height} all={args.all}"
         )
-    finally:
-        ctx.close()
     out = [
         {
             "alert_id": r["alert_id"],
@@ -997,7 +983,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"{exc} (the attempt was recorded)" if "recorded" not in str(exc) else str(exc))
         return EXIT_BAD_INPUT
     except AccessDenied as exc:
-        _err(str(exc))
+        _err(f"{exc} (the attempt was recorded)" if "recorded" not in str(exc) else str(exc))
         return EXIT_FAILED
     except FileNotFoundError as exc:
         _err(f"{exc.strerror}: {exc.filename}")

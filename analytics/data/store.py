@@ -319,7 +319,22 @@ def open_snapshot(
 
 # --- the workspace -------------------------------------------------------------------
 
+_ALERT_ACTIONS = """CREATE TABLE IF NOT EXISTS alert_actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, patient_id TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('acknowledge', 'resolve', 'reopen', 'review')),
+    note TEXT, actor TEXT NOT NULL, at TEXT NOT NULL)"""
+
 _WORKSPACE_SCHEMA = (
+    _ALERT_ACTIONS,
+    """CREATE TABLE IF NOT EXISTS notes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, patient_id TEXT NOT NULL, author TEXT NOT NULL,
+        body TEXT NOT NULL, at TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS alert_actions_patient ON alert_actions (patient_id)",
+    "CREATE INDEX IF NOT EXISTS notes_patient ON notes (patient_id)",
+    # Each clinician's active flag, copied here by ingest so that access checks see a
+    # deactivation at the next request (analytics.access.roles).
+    """CREATE TABLE IF NOT EXISTS clinician_status (
+        clinician_id TEXT PRIMARY KEY, active TEXT NOT NULL, at TEXT NOT NULL)""",
     # The access trail (analytics.access.audit_trail): append-only, enforced by triggers.
     """CREATE TABLE IF NOT EXISTS audit_log (
         seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
@@ -331,19 +346,6 @@ _WORKSPACE_SCHEMA = (
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
     """CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
-    """CREATE TABLE IF NOT EXISTS alert_actions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, patient_id TEXT NOT NULL,
-        action TEXT NOT NULL CHECK (action IN ('acknowledge', 'resolve', 'reopen', 'review')),
-        note TEXT, actor TEXT NOT NULL, at TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS notes (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, patient_id TEXT NOT NULL, author TEXT NOT NULL,
-        body TEXT NOT NULL, at TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS alert_actions_patient ON alert_actions (patient_id)",
-    "CREATE INDEX IF NOT EXISTS notes_patient ON notes (patient_id)",
-    # Each clinician's active flag, copied here by ingest so that access checks see a
-    # deactivation at the next request (analytics.access.roles).
-    """CREATE TABLE IF NOT EXISTS clinician_status (
-        clinician_id TEXT PRIMARY KEY, active TEXT NOT NULL, at TEXT NOT NULL)""",
 )
 
 
@@ -359,7 +361,7 @@ def _allow_reopen(con: sqlite3.Connection) -> None:
     con.execute("BEGIN IMMEDIATE")
     try:
         con.execute("ALTER TABLE alert_actions RENAME TO alert_actions_before_reopen")
-        con.execute(_WORKSPACE_SCHEMA[0])
+        con.execute(_ALERT_ACTIONS)
         con.execute("INSERT INTO alert_actions SELECT * FROM alert_actions_before_reopen")
         con.execute("DROP TABLE alert_actions_before_reopen")
     except BaseException:
