@@ -123,9 +123,6 @@ class Settings:
     # Shares of the active caseload a clinician can review: the "high" tier is the first
     # budget, "medium" the next; evaluation reports recall and PPV at each.
     alert_budgets: tuple[float, ...] = (0.10, 0.20)
-    # Relapse: reliable deterioration must also reach these totals (PRODUCT.md "Models").
-    relapse_phq9_threshold: int = 10
-    relapse_gad7_threshold: int = 10
 
 
 def _coerce(cls: type, values: dict[str, Any], source: Path) -> dict[str, Any]:

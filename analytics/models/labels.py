@@ -46,7 +46,7 @@ from datetime import date
 import duckdb
 
 from analytics.models.features import CLINICAL_EVENT_KINDS
-from analytics.settings import Settings
+from analytics.settings import ClinicalSettings, Settings
 
 __all__ = [
     "CONFIRM_DAYS",
@@ -59,34 +59,44 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """What a model predicts: its name, horizon and the label column it trains on."""
-
-    name: str
-    horizon_days: int
-    outcome: str  # plain-language outcome, for cards and reports
-
-
-MODELS: dict[str, ModelSpec] = {
-    "relapse_risk": ModelSpec(
-        "relapse_risk",
-        28,
-        "a new episode in the next 28 days, for a patient who is well (below caseness on "
-        "both measures at a questionnaire in the last 56 days, no event since): confirmed "
-        "reliable deterioration to caseness on PHQ-9 or GAD-7, or a recorded relapse, "
-        "hospitalization, crisis contact or self-harm event",
-    ),
-    "engagement_drop": ModelSpec(
-        "engagement_drop",
-        14,
-        "no check-in and no message in the next 14 days, for a patient engaged in the "
-        "14 days before",
-    ),
-}
 ENGAGED_LOOKBACK_DAYS = 14
 WELL_CURRENT_DAYS = 56  # a questionnaire older than this says nothing about being well now
 CONFIRM_DAYS = 28  # a deterioration is confirmed by the next questionnaire or an event within
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model predicts: its name, the card's title, its horizon."""
+
+    name: str
+    title: str
+    horizon_days: int
+
+    def outcome(self, clinical: ClinicalSettings) -> str:
+        """The outcome in plain words, from the same numbers the label SQL uses (so a
+        clinic that changes a caseness threshold reads the definition it trains on)."""
+        c = clinical
+        if self.name == "engagement_drop":
+            return (
+                f"no check-in and no message in the next {self.horizon_days} days, for a "
+                f"patient engaged in the {ENGAGED_LOOKBACK_DAYS} days before"
+            )
+        return (
+            f"a new episode in the next {self.horizon_days} days, for a patient who is well "
+            f"(below caseness, PHQ-9 under {c.phq9_caseness} and GAD-7 under "
+            f"{c.gad7_caseness}, at a questionnaire in the last {WELL_CURRENT_DAYS} days, no "
+            f"clinical event since): a reliable deterioration to caseness (PHQ-9 up "
+            f"{c.phq9_reliable_change} or more to {c.phq9_caseness}+, or GAD-7 up "
+            f"{c.gad7_reliable_change} or more to {c.gad7_caseness}+) confirmed within "
+            f"{CONFIRM_DAYS} days, or a recorded relapse, hospitalization, crisis contact or "
+            "self-harm event"
+        )
+
+
+MODELS: dict[str, ModelSpec] = {
+    "relapse_risk": ModelSpec("relapse_risk", "Relapse risk", 28),
+    "engagement_drop": ModelSpec("engagement_drop", "Engagement risk", 14),
+}
 
 
 def eligible_sql(model: str, alias: str = "f") -> str:

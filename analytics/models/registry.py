@@ -186,7 +186,7 @@ def save(data_dir: DataDir, trained, *, settings: Settings) -> tuple[str, Path]:
     trained.heldout.assign(model=trained.name, version=version).to_parquet(
         path / HELDOUT_FILE, index=False
     )
-    card = model_card(trained, manifest)
+    card = model_card(trained, manifest, outcome=MODELS[trained.name].outcome(settings.clinical))
     _write_json(path / "model_card.json", card)
     write_private(path / "model_card.md", model_card_markdown(card))
 
@@ -353,23 +353,23 @@ def metric_label(metric: str) -> str:
     return metric
 
 
-def model_card(trained, manifest: dict) -> dict:
-    """The model card's content, as data (written as JSON and as Markdown)."""
-    spec = MODELS[trained.name]
+def model_card(trained, manifest: dict, *, outcome: str) -> dict:
+    """The model card's content, as data (written as JSON and as Markdown); ``outcome`` is
+    the definition the model was trained under, in words."""
     top = trained.importance.head(10)
     return {
         "model": trained.name,
         "version": manifest["version"],
         "trained_at": manifest["trained_at"],
         "intended_use": (
-            f"Estimates the probability of {spec.outcome}, for every active patient each time "
+            f"Estimates the probability of {outcome}, for every active patient each time "
             "the dashboard is refreshed, so a therapist can decide whom to look at first. It "
             "is a prompt to look, shown with its reasons and a data-coverage note; it never "
             "triggers an action by itself and does not replace clinical judgement or safety "
             "screening (a PHQ-9 item 9 answer above 0 is always shown as a safety flag, "
             "whatever the score)."
         ),
-        "outcome": spec.outcome,
+        "outcome": outcome,
         "data": {
             "source": "this clinic's warehouse: check-ins, questionnaires, wearables, messages, "
             "appointments and recorded events",

@@ -21,7 +21,6 @@ from analytics.views.fairness import (
 from analytics.views.manager import ClinicOverview, clinic_overview
 from analytics.views.researcher import ModelReport, model_report, research_cohort
 from analytics.views.therapist import (
-    MODEL_TITLES,
     PatientView,
     RiskCard,
     act_on_alert,
@@ -34,7 +33,6 @@ from analytics.views.therapist import (
 
 __all__ = [
     "FAIRNESS_METRICS",
-    "MODEL_TITLES",
     "ClinicOverview",
     "DataStatus",
     "FairnessOptions",

@@ -524,11 +524,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     "labels": {
         "patient_key": "patient pseudonym",
         "day": "the as-of day, in days since enrolment (same rows as features)",
-        **{
-            name: f"1 if {spec.outcome} after the day, 0 if not, missing when censored or "
-            "not eligible"
-            for name, spec in MODELS.items()
-        },
+        # The outcome columns are described from the clinic's settings: _column_description.
     },
     "predictions": {
         "patient_key": "patient pseudonym",
@@ -559,6 +555,13 @@ DESCRIPTIONS = {
     "predictions": "held-out test-period predictions of the current models",
     "aggregates": "patient counts by group and outcome, small cells suppressed",
 }
+
+
+def _column_description(table: str, column: str, settings: Settings) -> str:
+    if table == "labels" and column in MODELS:
+        outcome = MODELS[column].outcome(settings.clinical)
+        return f"1 if {outcome} after the day, 0 if not, missing when censored or not eligible"
+    return COLUMNS[table][column]
 
 
 def _removed(k: int, collapsed: dict[str, int]) -> list[dict[str, str]]:
@@ -673,7 +676,7 @@ def _manifest(
                     {
                         "name": column,
                         "type": str(dtype),
-                        "description": COLUMNS[name][column],
+                        "description": _column_description(name, column, settings),
                     }
                     for column, dtype in tables[name].schema.items()
                 ],

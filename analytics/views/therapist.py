@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import polars as pl
 
 from analytics.access.roles import Actor, Context, Role, require_own_patient, require_role
+from analytics.models.labels import MODELS
 from analytics.serving import alerts as safety_alerts
 from analytics.views._common import has_table, read_frame, reviewed_alerts
 
@@ -217,21 +218,6 @@ def patient(ctx: Context, actor: Actor, patient_id: str) -> PatientView:
     return PatientView(patient_id, summary, assessments, daily, flagged, notes)
 
 
-MODEL_TITLES = {
-    "relapse_risk": (
-        "Relapse risk",
-        "Probability of reliable deterioration (PHQ-9 up 6 or more reaching 10+, or GAD-7 up 4 "
-        "or more reaching 10+) or a recorded relapse, hospitalisation, crisis contact or "
-        "self-harm in the next 28 days.",
-    ),
-    "engagement_drop": (
-        "Engagement risk",
-        "Probability of no check-in and no message in the next 14 days, for a patient who "
-        "was engaged in the last 14.",
-    ),
-}
-
-
 @dataclass(frozen=True)
 class RiskCard:
     """One model's score for one patient, with its reasons, or why there is none."""
@@ -254,7 +240,12 @@ def patient_risk(ctx: Context, actor: Actor, patient_id: str) -> list[RiskCard]:
     """Both risk cards for one of the therapist's patients."""
     require_own_patient(ctx, actor, patient_id, action="view_patient_risk")
     cards = []
-    for model, (title, definition) in MODEL_TITLES.items():
+    for model, spec in MODELS.items():
+        # Rendered from the label definition and this clinic's thresholds, as trained.
+        title, definition = (
+            spec.title,
+            "Probability of " + spec.outcome(ctx.settings.clinical) + ".",
+        )
         empty_history = pl.DataFrame(schema={"as_of": pl.Date, "probability": pl.Float64})
         pred = (
             read_frame(

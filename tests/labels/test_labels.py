@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pytest
 
 from analytics.models.features import build_features
-from analytics.models.labels import build_labels, relapse_status
-from analytics.settings import Settings
+from analytics.models.labels import MODELS, build_labels, relapse_status
+from analytics.settings import ClinicalSettings, Settings
 
 D0 = date(2026, 3, 1)
 AS_OF = D0 + timedelta(days=40)
@@ -247,3 +248,36 @@ def test_deterioration_is_judged_from_the_usual_well_level_not_one_low_score(mak
         + _sitting("p", 62, 11, 3)
     )
     assert _labels(make_warehouse, {"p": {}}, assessments=assessments)["p"][0] == 0
+
+
+def test_the_outcome_in_words_follows_the_thresholds_the_labels_use(make_warehouse):
+    """The card's definition and the label SQL read the same settings: raise PHQ-9
+    caseness to 12 and a rise to 11 stops being an episode, and the words say 12."""
+    clinical = replace(ClinicalSettings(), phq9_caseness=12, phq9_reliable_change=5)
+    words = MODELS["relapse_risk"].outcome(clinical)
+    assert "PHQ-9 under 12" in words and "PHQ-9 up 5 or more to 12+" in words
+    assert "GAD-7 under 8" in words  # unchanged settings keep their default words
+    assert (
+        MODELS["engagement_drop"]
+        .outcome(clinical)
+        .startswith("no check-in and no message in the next 14 days")
+    )
+    assessments = _sitting("p", 30, 5, 3) + _sitting("p", 50, 11, 3) + _sitting("p", 62, 12, 3)
+    default = _labels(make_warehouse, {"p": {}}, assessments=assessments)
+    assert default["p"][0] == 1
+    con_settings = replace(Settings(), clinical=clinical)
+    tables = {
+        "clinicians": [{"clinician_id": "c1", "display_name": "C", "site_id": "s"}],
+        "patients": [
+            {"patient_id": p, "clinician_id": "c1", "enrolled_on": D0} for p in ("p", "anchor")
+        ],
+        "checkins": [{"patient_id": "anchor", "checked_in_at": _ts(80), "mood": 5}],
+        "assessments": assessments,
+    }
+    con = make_warehouse(tables)
+    build_features(con, as_of=AS_OF)
+    build_labels(con, settings=con_settings, data_end=END)
+    row = con.execute("SELECT relapse_risk FROM labels WHERE patient_id = 'p'").fetchone()
+    # 11 is below the raised caseness, so the episode starts at 12 on day 62, and nothing
+    # after it can confirm it: unknown, where the default thresholds gave a positive.
+    assert row[0] is None
