@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import plotly.graph_objects as go
 import polars as pl
+from plotly.subplots import make_subplots
 
 OKABE_ITO = {
     "blue": "#0072B2",
@@ -374,7 +375,6 @@ def dependence_chart(points: pl.DataFrame, *, feature: str) -> go.Figure:
 def drift_chart(drift: pl.DataFrame) -> go.Figure:
     """Weekly mean of each top feature in its own small panel and units, so a slope near
     zero and a step count can both be read."""
-    from plotly.subplots import make_subplots
 
     features = drift["feature"].unique(maintain_order=True).to_list()
     cols = 3

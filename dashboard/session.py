@@ -14,6 +14,7 @@ import os
 import duckdb
 import streamlit as st
 
+from analytics import views
 from analytics.access.keys import load_key, pseudonym_key
 from analytics.access.roles import Actor, Context, UnknownUser, actor_for_clinician, actor_for_email
 from analytics.data.store import DataDir, connect, current_snapshot, cursor, open_workspace
@@ -121,7 +122,6 @@ def _fairness_audit(
     budget: float,
     reference: str | None,
 ):
-    from analytics import views
 
     return views.fairness_audit(
         _ctx, _actor, model=model, attributes=attributes, budget=budget, reference=reference

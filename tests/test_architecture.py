@@ -3,6 +3,7 @@ import when one is planted, and no module reaches itself through others."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -121,3 +122,47 @@ def test_the_cycle_finder_finds_a_planted_cycle(copy_of_the_code, monkeypatch):
         monkeypatch.delitem(sys.modules, name)
     graph = grimp.build_graph(*PACKAGES)
     assert {"analytics.settings", "analytics.clinical"} in _cycles(graph)
+
+
+def _function_level_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of the first import of each block inside a function, skipping
+    ``if TYPE_CHECKING:`` blocks, which never run."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    found = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            return
+        body_lists = [getattr(node, f, None) for f in ("body", "orelse", "finalbody", "handlers")]
+        for body in body_lists:
+            if not isinstance(body, list):
+                continue
+            previous_was_import = False
+            for child in body:
+                is_import = isinstance(child, (ast.Import, ast.ImportFrom))
+                if is_import and in_function and not previous_was_import:
+                    found.append((child.lineno, lines[child.lineno - 1]))
+                previous_was_import = is_import
+                inner = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+                visit(child, inner)
+
+    visit(tree, False)
+    return [
+        (n, text)
+        for n, text in found
+        if "#" not in text and not lines[n - 2].strip().startswith("#")
+    ]
+
+
+def test_every_function_level_import_says_why():
+    """An import inside a function hides a dependency from the contract's reader; it is
+    allowed where a heavy dependency justifies it, with a comment saying so."""
+    unexplained = [
+        f"{path.relative_to(ROOT)}:{n}: {text.strip()}"
+        for package in ("analytics", "dashboard")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for n, text in _function_level_imports(path)
+    ]
+    assert unexplained == []

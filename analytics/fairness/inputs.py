@@ -42,7 +42,7 @@ def as_polars(frame) -> pl.DataFrame:
     if isinstance(frame, pl.LazyFrame):
         return frame.collect()
     try:
-        import pandas as pd
+        import pandas as pd  # optional input type: polars is what the audit computes on
     except ImportError:  # pragma: no cover - pandas is a dependency
         pd = None
     if pd is not None and isinstance(frame, pd.DataFrame):

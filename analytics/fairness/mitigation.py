@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from fairlearn.postprocessing import ThresholdOptimizer
 from sklearn.base import BaseEstimator
 
 from analytics.fairness.metrics import confusion
@@ -118,7 +119,6 @@ def fit_and_apply(
 ) -> Fitted:
     """Fit on the validation slice; decide on the test part. ``own_thresholds``: the
     groups allowed thresholds of their own (all others are pooled)."""
-    from fairlearn.postprocessing import ThresholdOptimizer
 
     fit_group = np.where(np.isin(fit_group, list(own_thresholds)), fit_group, POOLED)
     test_group = np.where(np.isin(test_group, list(own_thresholds)), test_group, POOLED)

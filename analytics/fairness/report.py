@@ -15,6 +15,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+from analytics.fairness import html_report
 from analytics.fairness.result import AuditResult, Estimate, GroupResult
 from analytics.files import csv_safe_row, open_private
 
@@ -293,9 +294,8 @@ def to_csv(result: AuditResult) -> str:
 
 def to_html(result: AuditResult) -> str:
     """The self-contained HTML report."""
-    from analytics.fairness.html_report import render
 
-    return render(result)
+    return html_report.render(result)
 
 
 def render(result: AuditResult, fmt: str) -> str:

@@ -40,8 +40,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from analytics.data.store import DataDir
+from analytics.models import registry
+from analytics.models.explain import explain_rows
 from analytics.models.features import build_features, feature_matrix
-from analytics.models.labels import MODELS, WELL_CURRENT_DAYS
+from analytics.models.labels import MODELS, WELL_CURRENT_DAYS, eligible_sql
 from analytics.settings import Settings
 
 __all__ = [
@@ -175,10 +178,6 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
 
 def score_snapshot(con: duckdb.DuckDBPyConnection, *, settings: Settings, as_of: date) -> None:
     """Score every active patient with each current model into the snapshot ``con``."""
-    from analytics.data.store import DataDir
-    from analytics.models import registry
-    from analytics.models.explain import explain_rows
-    from analytics.models.labels import eligible_sql
 
     for ddl in _DDL:
         con.execute(ddl)

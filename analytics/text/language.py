@@ -76,6 +76,7 @@ def _get_detector(long_text: bool = False) -> LanguageDetector:
         with _lock:
             detector = _detectors.get(long_text)
             if detector is None:
+                # lazy: lingua loads its language models (seconds, ~100 MB) on first use
                 from lingua import IsoCode639_1, LanguageDetectorBuilder
 
                 codes = [getattr(IsoCode639_1, code.upper()) for code in CANDIDATE_LANGUAGES]

@@ -23,6 +23,8 @@ from importlib import resources
 
 import numpy as np
 
+from analytics.text.crisis import canonical
+
 __all__ = ["THRESHOLD", "CrisisModel", "get_model", "training_rows"]
 
 THRESHOLD = 0.8
@@ -53,10 +55,9 @@ class CrisisModel:
     """Probability that a normalised message reads like a flagged one."""
 
     def __init__(self) -> None:
+        # lazy: scikit-learn only when the second opinion is first needed, not at import
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
-
-        from analytics.text.crisis import canonical
 
         rows = training_rows()
         texts = [canonical(r.text) for r in rows]

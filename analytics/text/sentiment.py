@@ -27,6 +27,7 @@ def _get_analyzer() -> SentimentIntensityAnalyzer:
     if _analyzer is None:
         with _lock:
             if _analyzer is None:
+                # lazy: VADER reads its lexicon file when constructed; only English needs it
                 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
                 _analyzer = SentimentIntensityAnalyzer()

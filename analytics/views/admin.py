@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -25,7 +26,6 @@ class DataStatus:
 
 def data_status(ctx: Context, actor: Actor) -> DataStatus:
     """Ingest history, quarantine reasons and table counts; for admins."""
-    import json
 
     require_role(ctx, actor, Role.ADMIN, action="view_data")
     as_of, built, counts = ctx.snapshot.execute(
