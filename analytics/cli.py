@@ -35,6 +35,8 @@ from analytics.settings import Settings, default_data_dir, load_settings
 if TYPE_CHECKING:
     from analytics.access.roles import Actor, Context
 
+__all__ = ["build_parser", "main"]
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 

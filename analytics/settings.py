@@ -13,6 +13,24 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+__all__ = [
+    "ALERT_RESPONSE_HOURS",
+    "ENV_AUDIT_ANCHOR_FILE",
+    "ENV_AUDIT_KEY_FILE",
+    "ENV_DATA_DIR",
+    "SETTINGS_FILE",
+    "Band",
+    "ClinicalSettings",
+    "Settings",
+    "SettingsError",
+    "audit_anchor_path",
+    "audit_key_path",
+    "default_data_dir",
+    "load_settings",
+    "resolve_data_dir",
+    "response_hours",
+]
+
 ENV_DATA_DIR = "CASELOAD_DATA_DIR"
 # The audit key and anchor can live outside the data directory (see docs/threat-model.md);
 # the environment wins over settings.toml, which the data directory's owner can edit.

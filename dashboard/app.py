@@ -17,6 +17,8 @@ from dashboard import session
 from dashboard.format import plain
 from dashboard.screens import alerts, caseload, clinic, data, empty, fairness, models, patient
 
+__all__ = ["PAGES", "main"]
+
 st.set_page_config(
     page_title="Caseload Insight", page_icon=":material/monitor_heart:", layout="wide"
 )

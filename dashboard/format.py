@@ -6,6 +6,8 @@ import html
 
 import polars as pl
 
+__all__ = ["ARROWS", "html_text", "plain", "tier_label"]
+
 ARROWS = {
     "reliable deterioration": "↑ worse",
     "reliable improvement": "↓ better",

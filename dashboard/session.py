@@ -21,6 +21,18 @@ from analytics.data.store import DataDir, connect, current_snapshot, cursor, ope
 from analytics.launcher import is_demo_dir
 from analytics.settings import Settings, audit_anchor_path, audit_key_path, load_settings
 
+__all__ = [
+    "DEMO_ENV",
+    "auth_configured",
+    "context",
+    "demo_actor",
+    "demo_mode",
+    "fairness_audit",
+    "logged_in",
+    "settings",
+    "signed_in_actor",
+]
+
 DEMO_ENV = "CASELOAD_DEMO"
 
 

@@ -13,6 +13,15 @@ import os
 import secrets
 from pathlib import Path
 
+__all__ = [
+    "KEY_BYTES",
+    "clinician_pseudonym",
+    "keyed_hash",
+    "load_key",
+    "patient_pseudonym",
+    "pseudonym_key",
+]
+
 KEY_BYTES = 32
 
 

@@ -29,6 +29,22 @@ from analytics.access.keys import clinician_pseudonym, load_key, patient_pseudon
 from analytics.data.store import DataDir, open_snapshot, open_workspace
 from analytics.settings import Settings, audit_anchor_path, audit_key_path
 
+__all__ = [
+    "EMAIL_FOLD_SQL",
+    "AccessDenied",
+    "Actor",
+    "Context",
+    "Role",
+    "UnknownUser",
+    "actor_for_clinician",
+    "actor_for_email",
+    "deactivated",
+    "fold_email",
+    "lookup_email",
+    "require_own_patient",
+    "require_role",
+]
+
 # Emails are compared with case and every space removed, the same fold ingest uses to
 # keep them unique.
 EMAIL_FOLD_SQL = "lower(regexp_replace({}, '\\s', '', 'g'))"

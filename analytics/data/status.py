@@ -17,6 +17,8 @@ from analytics.data.contract import TABLES
 from analytics.data.store import DataDir, connect, current_snapshot
 from analytics.settings import Settings
 
+__all__ = ["STATUS_SCHEMA_VERSION", "Status", "collect_status"]
+
 STATUS_SCHEMA_VERSION = 1
 
 

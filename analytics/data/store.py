@@ -28,6 +28,33 @@ from analytics.data.contract import TABLES, ColumnType
 from analytics.files import open_private, owner_only, private_dir
 from analytics.settings import Settings
 
+__all__ = [
+    "CURRENT_FILE",
+    "DERIVED_COLUMNS",
+    "KEEP_SNAPSHOTS",
+    "LOCK_FILE",
+    "SNAPSHOT_DIR",
+    "SQL_TYPES",
+    "WAREHOUSE_FILE",
+    "WORKSPACE_FILE",
+    "BusyError",
+    "DataDir",
+    "NoSnapshotError",
+    "SnapshotInfo",
+    "connect",
+    "current_snapshot",
+    "cursor",
+    "ensure_workspace_schema",
+    "new_snapshot_path",
+    "open_snapshot",
+    "open_warehouse",
+    "open_workspace",
+    "pipeline_lock",
+    "publish_snapshot",
+    "sync_clinician_status",
+    "table_ddl",
+]
+
 WAREHOUSE_FILE = "warehouse.duckdb"
 LOCK_FILE = "pipeline.lock"
 SNAPSHOT_DIR = "snapshots"

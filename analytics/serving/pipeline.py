@@ -50,6 +50,8 @@ from analytics.serving.snapshot import (
 )
 from analytics.settings import Settings
 
+__all__ = ["EmptyWarehouseError", "RefreshPlan", "RefreshResult", "plan_refresh", "refresh"]
+
 
 class EmptyWarehouseError(RuntimeError):
     """Nothing has been ingested yet, so there is nothing to serve."""

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+__all__ = ["SENTIMENT_LANGUAGES", "score_sentiment", "unsupported_note"]
+
 SENTIMENT_LANGUAGES = frozenset({"en"})
 
 _analyzer: SentimentIntensityAnalyzer | None = None

@@ -9,6 +9,8 @@ from analytics.access.roles import Context
 from analytics.data.store import cursor
 from analytics.serving import alerts as safety_alerts
 
+__all__ = ["ALERT_ACTIONS", "has_table", "read_frame", "reviewed_alerts"]
+
 ALERT_ACTIONS = safety_alerts.ACTIONS
 
 

@@ -11,6 +11,8 @@ import polars as pl
 from analytics.access.roles import Actor, Context, Role, require_role
 from analytics.views._common import read_frame
 
+__all__ = ["DataStatus", "data_status"]
+
 
 @dataclass(frozen=True)
 class DataStatus:

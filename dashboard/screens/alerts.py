@@ -9,6 +9,8 @@ from analytics import views
 from analytics.serving.alerts import LEVELS
 from dashboard.format import plain
 
+__all__ = ["LEVEL_ICON", "LEVEL_LABEL", "STATUS", "alert_card", "render"]
+
 STATUS = {"open": "not yet acknowledged", "acknowledged": "acknowledged", "resolved": "resolved"}
 LEVEL_LABEL = {lv.key: lv.word for lv in LEVELS}
 # Material icons (Streamlit ships their font; colour emoji need a font that a clinic's

@@ -8,6 +8,8 @@ import streamlit as st
 from analytics import views
 from dashboard.format import ARROWS, tier_label
 
+__all__ = ["TIERS", "render"]
+
 TIERS = ("any", "high", "high or medium")
 
 

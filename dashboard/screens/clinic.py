@@ -10,6 +10,8 @@ from analytics.settings import response_hours
 from dashboard import charts
 from dashboard.format import html_text
 
+__all__ = ["render"]
+
 
 def _pct(value) -> str:
     return "suppressed" if value is None else f"{value:.0%}"

@@ -7,6 +7,8 @@ import streamlit as st
 
 from analytics import views
 
+__all__ = ["render"]
+
 
 def render() -> None:
     ctx, actor = st.session_state["ctx"], st.session_state["actor"]

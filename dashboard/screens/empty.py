@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+__all__ = ["no_auth", "no_snapshot", "sign_in", "unknown_user"]
+
 
 def no_snapshot() -> None:
     st.title("Welcome to Caseload Insight")

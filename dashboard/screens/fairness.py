@@ -9,6 +9,8 @@ import streamlit as st
 from analytics import views
 from dashboard import charts, session
 
+__all__ = ["render"]
+
 
 def render() -> None:
     ctx, actor = st.session_state["ctx"], st.session_state["actor"]

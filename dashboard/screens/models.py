@@ -9,6 +9,8 @@ import streamlit as st
 from analytics import views
 from dashboard import charts
 
+__all__ = ["METRIC_LABELS", "render"]
+
 METRIC_LABELS = {
     "auroc": "AUROC",
     "auprc": "AUPRC",
