@@ -94,6 +94,7 @@ _SCHEMA = {
     "patient_id": pl.String,
     "display_name": pl.String,
     "clinician_id": pl.String,
+    "discharged": pl.Boolean,
     "kind": pl.String,
     "level": pl.String,
     "level_rank": pl.Int8,
@@ -110,11 +111,12 @@ _SCHEMA = {
     ),
 }
 
-# Every alert of the given patients' scope, from the snapshot. Message alerts carry the
+# Every alert of the given patients' scope, from the snapshot. A discharged patient's alerts
+# stay with their clinician until resolved: a discharge does not answer a safety signal. Message alerts carry the
 # level the detector gave; item-9 alerts one per patient-day with the day's highest answer.
 _SOURCE_SQL = f"""
     SELECT '{MESSAGE_PREFIX}' || f.message_id AS alert_id, f.patient_id, s.display_name,
-           s.clinician_id, s.site_id,
+           s.clinician_id, s.site_id, NOT s.active AS discharged,
            CASE f.crisis_level WHEN 'crisis' THEN 'crisis message'
                 WHEN 'concern' THEN 'concern message' ELSE 'message not screened' END AS kind,
            CASE f.crisis_level WHEN 'crisis' THEN 'crisis' WHEN 'concern' THEN 'concern'
@@ -124,17 +126,17 @@ _SOURCE_SQL = f"""
                 THEN 'the crisis-language detector could not read this message'
                 ELSE 'matched "' || coalesce(f.crisis_matched, '') || '"' END AS detail
     FROM flagged_messages f JOIN patient_summary s USING (patient_id)
-    WHERE s.active AND {{scope}}
+    WHERE {{scope}}
     UNION ALL
     SELECT '{ITEM9_PREFIX}' || a.patient_id || ':' || CAST(a.completed_on AS VARCHAR),
            a.patient_id, any_value(s.display_name), any_value(s.clinician_id),
-           any_value(s.site_id), 'item 9',
+           any_value(s.site_id), NOT any_value(s.active), 'item 9',
            CASE WHEN max(a.item_9) >= 2 THEN 'item9_high' ELSE 'item9' END,
            min(a.completed_at),
            'PHQ-9 item 9 answered ' || max(a.item_9)
                || CASE WHEN bool_and({{complete}}) THEN '' ELSE ' (questionnaire partly answered)' END
     FROM assessments_scored a JOIN patient_summary s USING (patient_id)
-    WHERE a.instrument = 'PHQ-9' AND a.item_9 > 0 AND s.active AND {{scope}}
+    WHERE a.instrument = 'PHQ-9' AND a.item_9 > 0 AND {{scope}}
     GROUP BY a.patient_id, a.completed_on"""
 
 
@@ -281,7 +283,8 @@ def list_alerts(
     patient_id: str | None = None,
     now: datetime | None = None,
 ) -> pl.DataFrame:
-    """The therapist's alerts for their active patients, most urgent first.
+    """The therapist's alerts for their patients (a discharged patient's too, marked
+    ``discharged``, until someone resolves them), most urgent first.
 
     Open and acknowledged alerts always (however old); resolved ones with
     ``include_resolved``. Filters: ``levels`` (keys of :data:`LEVELS`) and ``patient_id``.

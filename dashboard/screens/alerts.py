@@ -82,8 +82,9 @@ def alert_card(ctx, actor, row: dict, *, key: str, show_patient: bool) -> None:
         else ""
     )
     late = " · **OVERDUE**" if row["overdue"] else ""
+    gone = " (discharged)" if row.get("discharged") else ""
     label = (
-        f"**{LEVEL_LABEL[row['level']]}** · {who}{row['kind']} · {row['age_text']} · "
+        f"**{LEVEL_LABEL[row['level']]}** · {who}{row['kind']}{gone} · {row['age_text']} · "
         f"{STATUS[row['status']]}{late}"
     )
     with st.expander(label, expanded=False, icon=LEVEL_ICON[row["level"]]):

@@ -31,6 +31,7 @@ from analytics.serving import alerts as A
 from analytics.serving.pipeline import refresh
 from analytics.settings import load_settings, response_hours
 from analytics.views import act_on_alert, alerts, caseload, clinic_overview, patient
+from tests.conftest import PATIENTS
 
 ITEMS = [f"item_{i}" for i in range(1, 10)]
 
@@ -423,3 +424,30 @@ def test_cli_alerts_text_shows_level_age_and_history(clinic, capsys):
     assert cli.main(["alerts", "--as", "ada@example.org", "--all", "--data-dir", data_dir]) == 0
     out = capsys.readouterr().out
     assert "resolved" in out and "Resolved by ada@example.org: seen in session" in out
+
+
+def test_a_discharged_patients_open_alerts_stay_with_their_clinician(clinic, write_csv):
+    """A discharge does not answer a safety signal: p1's unresolved item-9 alerts stay on
+    c1's list, marked discharged, until someone resolves them."""
+    before = alerts(clinic, actor_for_clinician(clinic, "c1"))
+    p1_before = set(before.filter(pl.col("patient_id") == "p1")["alert_id"])
+    assert p1_before and not before["discharged"].any()
+    discharged = [dict(PATIENTS[0], discharged_on="2026-04-25")]
+    settings = clinic.settings
+    clinic.close()
+    assert ingest([write_csv("patients.csv", discharged)], settings=settings).exit_code == 0
+    refresh(settings=settings)
+    ctx = Context.open(settings)
+    try:
+        c1 = actor_for_clinician(ctx, "c1")
+        after = alerts(ctx, c1)
+        p1 = after.filter(pl.col("patient_id") == "p1")
+        assert set(p1["alert_id"]) == p1_before
+        assert p1["discharged"].all() and (p1["status"] == "open").all()
+        assert not after.filter(pl.col("patient_id") == "p2")["discharged"].any()
+        # and it can still be closed, with a note, by the clinician
+        aid = sorted(p1_before)[0]
+        act_on_alert(ctx, c1, aid, "resolve", "called after discharge; safe, plan in place")
+        assert aid not in set(alerts(ctx, c1)["alert_id"])
+    finally:
+        ctx.close()
