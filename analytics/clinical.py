@@ -47,11 +47,7 @@ __all__ = [
     "prorated_total_sql",
     "rci",
     "rci_change",
-    "recovery",
     "reliable_change",
-    "reliable_deterioration",
-    "reliable_improvement",
-    "reliable_recovery",
     "severity_band",
     "total",
 ]
@@ -524,82 +520,6 @@ def paired_outcome(
         reliably_recovered=reliably_recovered,
         status=status,
     )
-
-
-def recovery(
-    *,
-    phq9_baseline: int | None,
-    phq9_latest: int | None,
-    gad7_baseline: int | None,
-    gad7_latest: int | None,
-    settings: ClinicalSettings = _DEFAULT_SETTINGS,
-) -> bool | None:
-    """Recovered: a case at baseline, below both thresholds at the latest assessment.
-    ``None`` when not a case at baseline (not applicable) or when undetermined."""
-    return paired_outcome(
-        phq9_baseline=phq9_baseline,
-        phq9_latest=phq9_latest,
-        gad7_baseline=gad7_baseline,
-        gad7_latest=gad7_latest,
-        settings=settings,
-    ).recovered
-
-
-def reliable_improvement(
-    *,
-    phq9_baseline: int | None,
-    phq9_latest: int | None,
-    gad7_baseline: int | None,
-    gad7_latest: int | None,
-    settings: ClinicalSettings = _DEFAULT_SETTINGS,
-) -> bool | None:
-    """Reliable improvement on at least one measure and no reliable deterioration on the
-    other; ``None`` when missing data leaves it open."""
-    return paired_outcome(
-        phq9_baseline=phq9_baseline,
-        phq9_latest=phq9_latest,
-        gad7_baseline=gad7_baseline,
-        gad7_latest=gad7_latest,
-        settings=settings,
-    ).reliably_improved
-
-
-def reliable_deterioration(
-    *,
-    phq9_baseline: int | None,
-    phq9_latest: int | None,
-    gad7_baseline: int | None,
-    gad7_latest: int | None,
-    settings: ClinicalSettings = _DEFAULT_SETTINGS,
-) -> bool | None:
-    """Reliable deterioration on at least one measure and no reliable improvement on the
-    other; ``None`` when missing data leaves it open."""
-    return paired_outcome(
-        phq9_baseline=phq9_baseline,
-        phq9_latest=phq9_latest,
-        gad7_baseline=gad7_baseline,
-        gad7_latest=gad7_latest,
-        settings=settings,
-    ).reliably_deteriorated
-
-
-def reliable_recovery(
-    *,
-    phq9_baseline: int | None,
-    phq9_latest: int | None,
-    gad7_baseline: int | None,
-    gad7_latest: int | None,
-    settings: ClinicalSettings = _DEFAULT_SETTINGS,
-) -> bool | None:
-    """Recovered and reliably improved; ``None`` when not a case at baseline or when
-    undetermined."""
-    return paired_outcome(
-        phq9_baseline=phq9_baseline,
-        phq9_latest=phq9_latest,
-        gad7_baseline=gad7_baseline,
-        gad7_latest=gad7_latest,
-        settings=settings,
-    ).reliably_recovered
 
 
 # --------------------------------------------------------------------------- vectorised

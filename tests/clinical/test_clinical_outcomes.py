@@ -12,10 +12,6 @@ from analytics.clinical import (
     PairedOutcome,
     caseness,
     paired_outcome,
-    recovery,
-    reliable_deterioration,
-    reliable_improvement,
-    reliable_recovery,
 )
 from analytics.settings import ClinicalSettings
 
@@ -92,7 +88,6 @@ def test_not_a_case_at_baseline_is_not_applicable() -> None:
     assert result.caseness_at_baseline is False
     assert result.recovered is None
     assert result.reliably_recovered is None
-    assert recovery(phq9_baseline=9, phq9_latest=3, gad7_baseline=7, gad7_latest=2) is None
 
 
 def test_below_both_thresholds_at_latest_is_recovered() -> None:
@@ -162,8 +157,9 @@ def test_pair_reliable_change(
         "gad7_baseline": gad7[0],
         "gad7_latest": gad7[1],
     }
-    assert reliable_improvement(**kwargs) is improved
-    assert reliable_deterioration(**kwargs) is deteriorated
+    result = paired_outcome(**kwargs)
+    assert result.reliably_improved is improved
+    assert result.reliably_deteriorated is deteriorated
 
 
 def test_reliable_recovery_needs_recovery_and_reliable_improvement() -> None:
@@ -171,9 +167,6 @@ def test_reliable_recovery_needs_recovery_and_reliable_improvement() -> None:
     assert both.reliably_improved is True
     assert both.reliably_recovered is True
     assert both.status == OutcomeStatus.RELIABLE_RECOVERY
-    assert (
-        reliable_recovery(phq9_baseline=15, phq9_latest=9, gad7_baseline=12, gad7_latest=7) is True
-    )
 
     recovered_only = outcome((10, 9), (8, 7))  # below both, but only by a point
     assert recovered_only.recovered is True
@@ -261,7 +254,7 @@ def test_nothing_known() -> None:
 
 def test_pair_functions_are_keyword_only_and_result_is_frozen() -> None:
     with pytest.raises(TypeError):
-        recovery(15, 9, 12, 7)  # type: ignore[misc]
+        paired_outcome(15, 9, 12, 7)  # type: ignore[misc]
     result = outcome((15, 9), (12, 7))
     with pytest.raises(FrozenInstanceError):
         result.recovered = False  # type: ignore[misc]
