@@ -9,15 +9,7 @@ import streamlit as st
 from analytics import views
 from dashboard import charts
 
-__all__ = ["METRIC_LABELS", "render"]
-
-METRIC_LABELS = {
-    "auroc": "AUROC",
-    "auprc": "AUPRC",
-    "brier": "Brier score",
-    "calibration_error": "Calibration error",
-}
-
+__all__ = ["render"]
 
 def render() -> None:
     ctx, actor = st.session_state["ctx"], st.session_state["actor"]
