@@ -11,6 +11,7 @@ from dashboard import charts
 
 __all__ = ["render"]
 
+
 def render() -> None:
     ctx, actor = st.session_state["ctx"], st.session_state["actor"]
     report = views.model_report(ctx, actor)
