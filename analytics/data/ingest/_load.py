@@ -126,6 +126,8 @@ def _analysis_frame(
     Each distinct text is analysed once: the analysis is a pure function of the text, and
     short replies ("ok", "thanks", "a bit better today") repeat a lot.
     """
+    # The text analysis loads its lexicons and model on import: only a file whose table
+    # has analysed text pays for it.
     from analytics.text import analyze_messages
 
     texts = [text for _, text in rows]

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from analytics.data.contract import TABLES, Table, table_for_stem
@@ -183,8 +184,6 @@ def read_raw(
 
 
 def _check_csv_limits(data: bytes, limits: Limits) -> None:
-    import numpy as np
-
     breaks = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
     bounds = np.concatenate(([-1], breaks, [len(data)]))
     lengths = np.diff(bounds) - 1
@@ -212,7 +211,7 @@ def _check_csv_limits(data: bytes, limits: Limits) -> None:
 
 
 def _check_parquet_limits(path: Path, limits: Limits) -> None:
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # a heavy import that only Parquet files need
 
     try:
         meta = pq.ParquetFile(path).metadata
