@@ -1,10 +1,14 @@
 """Writing files the way the product promises: owner-only from the moment they exist, never
 through a symbolic link, and CSV cells a spreadsheet cannot run.
 
-Every file Caseload Insight writes goes through :func:`write_private` or
-:func:`open_private`; every directory through :func:`private_dir`. Files opened by DuckDB
-and SQLite themselves are covered by :func:`private_umask`, which the CLI and the app set
-once at start, so those are created 0600 too rather than chmod-ed afterwards.
+Every file Caseload Insight writes goes through :func:`write_private` (a whole file at
+once, optionally replacing the old one atomically) or :func:`open_private` (a stream, an
+append, the lock file); every directory through :func:`private_dir`. Both create the file
+with mode 0600 in the ``open`` call itself (``O_CREAT`` with the mode, never a chmod
+afterwards, which would leave a window in which the file has the default mode) and with
+``O_NOFOLLOW``. Files opened by DuckDB and SQLite themselves, which take no mode, are
+covered by :func:`owner_only` (and :func:`private_umask`, which the CLI and the app set
+once at start).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -32,6 +37,17 @@ __all__ = [
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+
+# open_private's modes: the open(2) flags beyond O_WRONLY/O_RDWR | O_CREAT. "r+" is read
+# and write without truncating, created if missing (the pipeline lock keeps a note in it).
+_MODES = {
+    "w": os.O_WRONLY | os.O_TRUNC,
+    "wb": os.O_WRONLY | os.O_TRUNC,
+    "a": os.O_WRONLY | os.O_APPEND,
+    "ab": os.O_WRONLY | os.O_APPEND,
+    "r+": os.O_RDWR,
+    "r+b": os.O_RDWR,
+}
 
 # A spreadsheet treats a cell starting with one of these as a formula (tab and CR too,
 # which some strip before looking).
@@ -92,15 +108,18 @@ def open_private(
     encoding: str | None = "utf-8",
     newline: str | None = None,
 ) -> Iterator[IO[Any]]:
-    """Open a file for writing, created 0600 (``mode`` is ``w``, ``a``, ``wb`` or ``ab``).
+    """Open a file for writing, created 0600.
 
-    ``O_NOFOLLOW`` refuses a symbolic link at the path; ``exclusive`` refuses any existing
-    file. An existing file of ours that is wider than 0600 is narrowed through the open
-    descriptor, so there is no window in which a new file is readable by others.
+    ``mode`` is ``w``/``wb`` (truncate), ``a``/``ab`` (append) or ``r+``/``r+b`` (read and
+    write, not truncated). ``O_NOFOLLOW`` refuses a symbolic link at the path;
+    ``exclusive`` refuses any existing file. An existing file of ours that is wider than
+    0600 (made by an earlier release) is narrowed through the open descriptor before
+    anything is written to it.
     """
+    if mode not in _MODES:
+        raise ValueError(f"mode {mode!r}; expected one of {', '.join(_MODES)}")
     p = Path(path)
-    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    flags |= os.O_APPEND if mode.startswith("a") else os.O_TRUNC
+    flags = _MODES[mode] | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     if exclusive:
         flags |= os.O_EXCL
     try:
@@ -115,7 +134,7 @@ def open_private(
         binary = "b" in mode
         fh = os.fdopen(
             fd,
-            "ab" if binary and mode.startswith("a") else "wb" if binary else mode.replace("b", ""),
+            mode,
             encoding=None if binary else encoding,
             newline=None if binary else newline,
         )
@@ -131,13 +150,38 @@ def write_private(
     data: str | bytes,
     *,
     exclusive: bool = False,
+    replace: bool = False,
     encoding: str = "utf-8",
 ) -> Path:
-    """Write ``data`` to a file created 0600 (see :func:`open_private`)."""
+    """Write ``data`` (text is written as is, no newline translation) to a file created
+    0600, refusing a symbolic link at ``path`` (see :func:`open_private`).
+
+    ``exclusive`` refuses an existing file. ``replace`` writes a new file beside ``path``,
+    syncs it and renames it over ``path``, so a reader sees the old content or the new,
+    never a part (``rename`` replaces a link itself, never its target, but a link at
+    ``path`` is refused all the same: nothing of ours is a link).
+    """
+    if exclusive and replace:
+        raise ValueError("a write is either exclusive or a replacement, not both")
     p = Path(path)
-    with open_private(p, "wb" if isinstance(data, bytes) else "w", exclusive=exclusive,
-                      encoding=encoding, newline="") as fh:  # fmt: skip
-        fh.write(data)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    if not replace:
+        with open_private(p, mode, exclusive=exclusive, encoding=encoding, newline="") as fh:
+            fh.write(data)
+        return p
+    refuse_symlink(p)
+    # A fresh random name, created exclusively: never another writer's file, never a link.
+    tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open_private(tmp, mode, exclusive=True, encoding=encoding, newline="") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     return p
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
+
+from analytics.files import refuse_symlink, write_private
 
 __all__ = [
     "KEY_BYTES",
@@ -26,20 +27,23 @@ KEY_BYTES = 32
 
 
 def load_key(path: Path) -> bytes:
-    """Read a key file, creating it (mode 0600) on first use."""
+    """Read a key file, creating it (mode 0600) on first use.
+
+    A symbolic link at ``path`` is refused (:class:`SymlinkRefused`): a key read through
+    one is whatever file it names, and one written through it lands where the link
+    points. A key kept elsewhere is named in the settings instead.
+    """
     try:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+        return bytes.fromhex(refuse_symlink(path).read_text(encoding="ascii").strip())
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = secrets.token_bytes(KEY_BYTES)
-    # O_EXCL: if two processes race to create it, one wins and the other reads that one.
+    # Exclusive: if two processes race to create it, one wins and the other reads that one.
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_private(path, key.hex(), exclusive=True, encoding="ascii")
     except FileExistsError:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key.hex())
+        return bytes.fromhex(refuse_symlink(path).read_text(encoding="ascii").strip())
     return key
 
 

@@ -2,12 +2,47 @@
 
 Ingest validates against these definitions and ``docs/data-contract.md`` is generated from
 them (``caseload contract`` prints it), so the code and the users' reference cannot drift.
+Every rule a table has lives here: column rules on :class:`Column`, rules across a row's
+columns as :data:`Check` values on :class:`Table`, defaults taken from other tables as
+:class:`Lookup`, derived keys as :class:`HashOf`. Ingest turns each kind into SQL and
+never asks which table it is checking.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+__all__ = [
+    "CONTRACT_VERSION",
+    "CURRENT_YEAR",
+    "DEMOGRAPHIC_COLUMNS",
+    "INGEST_ORDER",
+    "INSTRUMENTS",
+    "INSTRUMENT_ITEMS",
+    "ITEM_COLUMNS",
+    "NULL_TOKENS",
+    "TABLES",
+    "WEARABLE_METRICS",
+    "AnalysedText",
+    "AtLeastOne",
+    "Check",
+    "ChoiceMatch",
+    "Column",
+    "ColumnType",
+    "EmptyWhen",
+    "HashOf",
+    "InOrder",
+    "ItemTotal",
+    "Lookup",
+    "OnExistingKey",
+    "Table",
+    "UniqueIgnoringCaseAndSpaces",
+    "squash",
+    "table_for_stem",
+    "to_markdown",
+]
 
 CONTRACT_VERSION = 1
 
@@ -25,6 +60,42 @@ class ColumnType(StrEnum):
 
 # Sentinel for "the current calendar year" as an upper bound (birth_year).
 CURRENT_YEAR = "this year"
+
+
+class ChoiceMatch(StrEnum):
+    """How a cell is matched against a column's choices."""
+
+    # Ignoring case; stored lower-case (every such choice list is lower-case).
+    CASE = "case"
+    # Ignoring case, spaces, underscores and hyphens (``phq 9``, ``PHQ_9``); stored as the
+    # choice is spelled, so one instrument has one name in the warehouse.
+    SPELLING = "spelling"
+
+
+def squash(text: str) -> str:
+    """``text`` as :attr:`ChoiceMatch.SPELLING` compares it."""
+    return re.sub(r"[\s_-]", "", text).upper()
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A default from another table: ``table.column`` of the row whose ``on`` column holds
+    this row's ``on`` value (a patient's site is their clinician's)."""
+
+    table: str
+    column: str
+    on: str
+
+
+@dataclass(frozen=True)
+class HashOf:
+    """A key derived when the cell is blank: ``prefix`` and the first ``length`` hex digits
+    of SHA-256 over ``columns`` joined by ``|`` (timestamps written in UTC to the
+    microsecond), so the same row always gets the same key and a re-sent file dedupes."""
+
+    columns: tuple[str, ...]
+    prefix: str
+    length: int
 
 
 @dataclass(frozen=True)
@@ -46,6 +117,9 @@ class Column:
     # Required in the file's header, but a cell may be blank (questionnaire items: a
     # partly answered questionnaire is stored, never quarantined for its blanks).
     blank_ok: bool = False
+    match: ChoiceMatch = ChoiceMatch.CASE  # how a cell is matched against ``choices``
+    default_from: Lookup | None = None  # a blank cell takes this value, else stays blank
+    derive: HashOf | None = None  # a blank cell gets this derived key
     doc: str = ""
 
     def rule_text(self) -> str:
@@ -82,6 +156,78 @@ def _fmt(value: float | str | None) -> str:
     return str(value)
 
 
+# --- rules across a row's columns ------------------------------------------------------
+# Each is reported under one column name (or a name in parentheses for a group of columns)
+# with a reason that starts with a short label, as every quarantine reason does.
+
+
+@dataclass(frozen=True)
+class EmptyWhen:
+    """Each of ``columns`` must be blank when column ``when`` holds ``equals``; reported
+    under the column that is not."""
+
+    columns: tuple[str, ...]
+    when: str
+    equals: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AtLeastOne:
+    """At least one of ``columns`` holds a value; reported under ``report_as``."""
+
+    columns: tuple[str, ...]
+    report_as: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class InOrder:
+    """``later`` is on or after ``earlier`` when both are given; reported under ``later``."""
+
+    earlier: str
+    later: str
+
+
+@dataclass(frozen=True)
+class UniqueIgnoringCaseAndSpaces:
+    """No two rows of the table (stored or in the file) with different keys hold values of
+    ``column`` that are equal ignoring case and white space; reported under ``column``.
+    Within a file the first row keeps the value. Needs a one-column key."""
+
+    column: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ItemTotal:
+    """``total``, when given, matches the questionnaire's items: their sum when the
+    questionnaire is complete, else the sum of the answered items or the prorated total
+    (the rule in :func:`analytics.clinical.prorated_total`). An instrument uses the first
+    ``n`` of ``items`` (``items_per_instrument``); the items are named ``item_1`` ...,
+    as the clinical scoring expects."""
+
+    total: str
+    instrument: str
+    items: tuple[str, ...]
+    items_per_instrument: tuple[tuple[str, int], ...]
+
+
+Check = EmptyWhen | AtLeastOne | InOrder | UniqueIgnoringCaseAndSpaces | ItemTotal
+
+
+@dataclass(frozen=True)
+class AnalysedText:
+    """Rows whose ``when`` column holds ``equals`` get the text analysis (language,
+    sentiment, crisis language) of their ``text`` at ingest, stored on the row found by
+    ``id``."""
+
+    id: str
+    text: str
+    when: str
+    equals: str
+
+
 class OnExistingKey(StrEnum):
     """What ingest does with a row whose key is already stored with other values."""
 
@@ -98,7 +244,11 @@ class Table:
     key: tuple[str, ...]
     on_existing_key: OnExistingKey
     doc: str
+    # The table's rules in words, for the reference; ``checks`` are the ones ingest
+    # enforces beyond the column rules (``rules`` also says how blanks are scored).
     rules: tuple[str, ...] = field(default=())
+    checks: tuple[Check, ...] = field(default=())
+    analysed_text: AnalysedText | None = None
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -127,6 +277,8 @@ WEARABLE_METRICS = (
 )
 DEMOGRAPHIC_COLUMNS = ("gender", "race_ethnicity", "primary_language", "insurance")
 INSTRUMENTS = ("PHQ-9", "GAD-7")
+# The items each instrument uses, from item_1: a GAD-7 leaves items 8-9 empty.
+INSTRUMENT_ITEMS: tuple[tuple[str, int], ...] = (("PHQ-9", 9), ("GAD-7", 7))
 
 _category = "free categories, trimmed; missing becomes `Unknown`"
 
@@ -138,6 +290,15 @@ TABLES: dict[str, Table] = {
             doc="The care team and other staff who sign in.",
             key=("clinician_id",),
             on_existing_key=OnExistingKey.UPDATE,
+            # Sign-in matches emails ignoring case and spaces, so two rows that fold to
+            # the same email would let one person land on the other's caseload.
+            checks=(
+                UniqueIgnoringCaseAndSpaces(
+                    "email",
+                    reason="duplicate email: another clinician has this email (ignoring case "
+                    "and spaces)",
+                ),
+            ),
             columns=(
                 Column("clinician_id", T.TEXT, required=True, doc="unique"),
                 Column("display_name", T.TEXT, required=True, free_text=True),
@@ -170,11 +331,17 @@ TABLES: dict[str, Table] = {
             key=("patient_id",),
             on_existing_key=OnExistingKey.UPDATE,
             rules=("discharged_on is on or after enrolled_on",),
+            checks=(InOrder(earlier="enrolled_on", later="discharged_on"),),
             columns=(
                 Column("patient_id", T.TEXT, required=True, doc="unique"),
                 Column("clinician_id", T.TEXT, required=True, references="clinicians.clinician_id"),
                 Column("enrolled_on", T.DATE, required=True),
-                Column("site_id", T.TEXT, doc="default: the clinician's site"),
+                Column(
+                    "site_id",
+                    T.TEXT,
+                    default_from=Lookup("clinicians", "site_id", on="clinician_id"),
+                    doc="default: the clinician's site",
+                ),
                 Column(
                     "display_name",
                     T.TEXT,
@@ -217,6 +384,27 @@ TABLES: dict[str, Table] = {
                 "total, when present, equals the sum of the items (complete questionnaire) or "
                 "either the sum of the answered items or the prorated total (partial one)",
             ),
+            checks=(
+                EmptyWhen(
+                    ITEM_COLUMNS[7:],
+                    when="instrument",
+                    equals="GAD-7",
+                    reason="not allowed: GAD-7 leaves items 8-9 empty",
+                ),
+                # Blank items alone never quarantine a questionnaire (an item-9 answer must
+                # not be lost with it); only one with no answer at all, which says nothing.
+                AtLeastOne(
+                    ITEM_COLUMNS,
+                    report_as="(items)",
+                    reason="no answers: a questionnaire needs at least one answered item",
+                ),
+                ItemTotal(
+                    total="total",
+                    instrument="instrument",
+                    items=ITEM_COLUMNS,
+                    items_per_instrument=INSTRUMENT_ITEMS,
+                ),
+            ),
             columns=(
                 Column("patient_id", T.TEXT, required=True, references="patients.patient_id"),
                 Column("completed_at", T.TIMESTAMP, required=True, not_future=True),
@@ -225,6 +413,7 @@ TABLES: dict[str, Table] = {
                     T.TEXT,
                     required=True,
                     choices=INSTRUMENTS,
+                    match=ChoiceMatch.SPELLING,
                     doc="also `PHQ9`, `phq-9`, `GAD7`, ... (case, spaces and hyphens ignored)",
                 ),
                 *(
@@ -264,6 +453,13 @@ TABLES: dict[str, Table] = {
             key=("patient_id", "date", "source"),
             on_existing_key=OnExistingKey.UPDATE,
             rules=("at least one metric is present",),
+            checks=(
+                AtLeastOne(
+                    WEARABLE_METRICS,
+                    report_as="(metrics)",
+                    reason="no metric: expected at least one of " + ", ".join(WEARABLE_METRICS),
+                ),
+            ),
             columns=(
                 Column("patient_id", T.TEXT, required=True, references="patients.patient_id"),
                 Column("date", T.DATE, required=True, not_future=True),
@@ -284,10 +480,14 @@ TABLES: dict[str, Table] = {
             ),
             key=("message_id",),
             on_existing_key=OnExistingKey.KEEP,
+            analysed_text=AnalysedText(
+                id="message_id", text="text", when="sender", equals="patient"
+            ),
             columns=(
                 Column(
                     "message_id",
                     T.TEXT,
+                    derive=HashOf(("patient_id", "sent_at", "text"), prefix="m-", length=24),
                     doc="unique; when absent it is derived from patient_id, sent_at and text",
                 ),
                 Column("patient_id", T.TEXT, required=True, references="patients.patient_id"),

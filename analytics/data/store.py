@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from analytics.data.contract import TABLES, ColumnType
-from analytics.files import open_private, owner_only, private_dir
+from analytics.files import open_private, owner_only, private_dir, write_private
 from analytics.settings import Settings
 
 __all__ = [
@@ -164,8 +164,9 @@ def pipeline_lock(data_dir: DataDir, *, purpose: str) -> Iterator[None]:
     leaves a stale lock behind.
     """
     data_dir.ensure()
-    fd = os.open(data_dir.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    try:
+    # "r+b": the holder's note must survive another process opening the file to ask.
+    with open_private(data_dir.lock, "r+b") as lock:
+        fd = lock.fileno()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -180,8 +181,6 @@ def pipeline_lock(data_dir: DataDir, *, purpose: str) -> Iterator[None]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, note.encode(), 0)
         yield
-    finally:
-        os.close(fd)
 
 
 def _read_lock_note(fd: int) -> str:
@@ -277,12 +276,7 @@ def publish_snapshot(data_dir: DataDir, snapshot_id: str, building: Path) -> Sna
         "snapshot_id": snapshot_id,
         "published_at": published.isoformat(),
     }
-    tmp = data_dir.current.with_suffix(".tmp")
-    with open_private(tmp) as fh:
-        json.dump(pointer, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, data_dir.current)
+    write_private(data_dir.current, json.dumps(pointer), replace=True)
     _fsync_dir(data_dir.root)
     _prune_snapshots(data_dir, keep=final.name)
     return SnapshotInfo(final, published, snapshot_id)

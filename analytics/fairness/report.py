@@ -17,7 +17,7 @@ from pathlib import Path
 
 from analytics.fairness import html_report
 from analytics.fairness.result import AuditResult, Estimate, GroupResult
-from analytics.files import csv_safe_row, open_private
+from analytics.files import csv_safe_row, write_private
 
 SCHEMA = "caseload-insight/fairness-report"
 SCHEMA_VERSION = 1
@@ -321,6 +321,4 @@ def write_report(result: AuditResult, path: str | os.PathLike[str], fmt: str | N
     ``path``, readable by its owner only."""
     path = Path(path)
     text = render(result, format_for(path, fmt))
-    with open_private(path, newline="") as fh:
-        fh.write(text)
-    return path
+    return write_private(path, text)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -44,7 +43,7 @@ import sklearn
 import skops.io as sio
 
 from analytics.data.store import DataDir
-from analytics.files import open_private, write_private
+from analytics.files import write_private
 from analytics.models.features import FEATURE_NAMES, FEATURES_BY_NAME
 from analytics.models.labels import MODELS
 from analytics.settings import Settings
@@ -105,12 +104,7 @@ def _sha256(path: Path) -> str:
 
 
 def _write_json(path: Path, value: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open_private(tmp) as fh:
-        json.dump(value, fh, indent=2, sort_keys=True, default=str)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_private(path, json.dumps(value, indent=2, sort_keys=True, default=str), replace=True)
 
 
 def _read_json(path: Path, default: Any) -> Any:
@@ -176,15 +170,19 @@ def save(data_dir: DataDir, trained, *, settings: Settings) -> tuple[str, Path]:
     metrics = metrics_frame(trained.evaluations)
     metrics.insert(0, "version", version)
     metrics.insert(0, "model", trained.name)
-    metrics.to_parquet(path / "metrics.parquet", index=False)
-    trained.importance.assign(model=trained.name).to_parquet(
-        path / "importance.parquet", index=False
+    # to_parquet() without a path returns the bytes, written owner-only like every file.
+    write_private(path / "metrics.parquet", metrics.to_parquet(index=False))
+    write_private(
+        path / "importance.parquet",
+        trained.importance.assign(model=trained.name).to_parquet(index=False),
     )
-    trained.dependence.assign(model=trained.name).to_parquet(
-        path / "dependence.parquet", index=False
+    write_private(
+        path / "dependence.parquet",
+        trained.dependence.assign(model=trained.name).to_parquet(index=False),
     )
-    trained.heldout.assign(model=trained.name, version=version).to_parquet(
-        path / HELDOUT_FILE, index=False
+    write_private(
+        path / HELDOUT_FILE,
+        trained.heldout.assign(model=trained.name, version=version).to_parquet(index=False),
     )
     card = model_card(trained, manifest, outcome=MODELS[trained.name].outcome(settings.clinical))
     _write_json(path / "model_card.json", card)
@@ -215,11 +213,11 @@ def save_reports(path: Path, trained, frame: pd.DataFrame, *, settings: Settings
 
     curves = evaluation_curves(trained.heldout, min_bin_rows=settings.min_cell_size)
     curves.insert(0, "model", trained.name)
-    curves.to_parquet(path / "curves.parquet", index=False)
+    write_private(path / "curves.parquet", curves.to_parquet(index=False))
     top = trained.importance.sort_values("rank")["feature"].head(DRIFT_FEATURES).tolist()
     drift = feature_drift(frame[frame[f"eligible_{trained.name}"].astype(bool)], top)
     drift.insert(0, "model", trained.name)
-    drift.to_parquet(path / "drift.parquet", index=False)
+    write_private(path / "drift.parquet", drift.to_parquet(index=False))
 
 
 def metrics_frame(evaluations) -> pd.DataFrame:

@@ -36,6 +36,7 @@ from analytics.data.store import (
     pipeline_lock,
     publish_snapshot,
 )
+from analytics.files import open_private
 from analytics.models.windows import data_as_of
 from analytics.serving.snapshot import (
     SERVING_VERSION,
@@ -157,7 +158,12 @@ def refresh(*, settings: Settings, as_of: date | None = None, full: bool = False
                 probe.close()
             recomputed: dict[str, int] = {}
             if plan.mode == "incremental":
-                shutil.copyfile(plan.base.path, building)
+                # Into a file created 0600 (copyfile would create it with the umask's mode).
+                with (
+                    open(plan.base.path, "rb") as src,
+                    open_private(building, "wb", exclusive=True) as dst,
+                ):
+                    shutil.copyfileobj(src, dst, 1 << 20)
             con = connect(building, settings=settings)
             try:
                 con.execute("ATTACH ? AS wh (READ_ONLY)", [str(data_dir.warehouse)])
