@@ -45,6 +45,7 @@ __all__ = [
     "current_snapshot",
     "cursor",
     "ensure_workspace_schema",
+    "has_table",
     "new_snapshot_path",
     "open_snapshot",
     "open_warehouse",
@@ -217,6 +218,15 @@ _WAREHOUSE_META = (
         reason VARCHAR, other_problems VARCHAR, record VARCHAR, quarantined_at TIMESTAMPTZ)""",
     "CREATE SEQUENCE IF NOT EXISTS run_ids START 1",
 )
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether ``con``'s database has the table ``name`` (a snapshot of an older release
+    may lack one that a newer one adds)."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def open_warehouse(data_dir: DataDir, *, settings: Settings) -> duckdb.DuckDBPyConnection:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from analytics.access.roles import AccessDenied, Actor, Context, Role, require_role
-from analytics.data.store import cursor
+from analytics.data.store import cursor, has_table
 from analytics.settings import response_hours
 
 __all__ = [
@@ -111,9 +111,33 @@ _SCHEMA = {
     ),
 }
 
+# A PHQ-9 held in quarantine (a supplied total that disagrees with the items, say) still
+# answered item 9: the contract keeps the row out of the warehouse, the product keeps the
+# safety signal (PRODUCT.md: item 9 flags "whatever the total"). Built into the snapshot
+# from the warehouse's quarantine; rows fixed and re-ingested since are left out, the
+# stored questionnaire speaks for itself. Only a valid answer (1-3) of a known patient.
+QUARANTINED_ITEM9_SQL = """
+    SELECT patient_id, completed_at, CAST(completed_at AS DATE) AS completed_on, item_9,
+           reason
+    FROM (SELECT q.record ->> 'patient_id' AS patient_id,
+                 TRY_CAST(q.record ->> 'completed_at' AS TIMESTAMPTZ) AS completed_at,
+                 TRY_CAST(q.record ->> 'item_9' AS INTEGER) AS item_9,
+                 q.reason,
+                 upper(regexp_replace(coalesce(q.record ->> 'instrument', ''), '[^A-Za-z0-9]',
+                                      '', 'g')) AS instrument
+          FROM wh.quarantine q WHERE q."table" = 'assessments') r
+    WHERE instrument = 'PHQ9' AND item_9 BETWEEN 1 AND 3
+      AND CAST(completed_at AS DATE) <= $as_of
+      AND patient_id IN (SELECT patient_id FROM wh.patients)
+      AND NOT EXISTS (SELECT 1 FROM wh.assessments a
+                      WHERE a.patient_id = r.patient_id AND a.completed_at = r.completed_at
+                        AND a.instrument = 'PHQ-9')
+    QUALIFY row_number() OVER (PARTITION BY patient_id, completed_at ORDER BY reason) = 1"""
+
 # Every alert of the given patients' scope, from the snapshot. A discharged patient's alerts
-# stay with their clinician until resolved: a discharge does not answer a safety signal. Message alerts carry the
-# level the detector gave; item-9 alerts one per patient-day with the day's highest answer.
+# stay with their clinician until resolved: a discharge does not answer a safety signal.
+# Message alerts carry the level the detector gave; item-9 alerts one per patient-day with
+# the day's highest answer, from stored questionnaires and quarantined ones alike.
 _SOURCE_SQL = f"""
     SELECT '{MESSAGE_PREFIX}' || f.message_id AS alert_id, f.patient_id, s.display_name,
            s.clinician_id, s.site_id, NOT s.active AS discharged,
@@ -134,9 +158,18 @@ _SOURCE_SQL = f"""
            CASE WHEN max(a.item_9) >= 2 THEN 'item9_high' ELSE 'item9' END,
            min(a.completed_at),
            'PHQ-9 item 9 answered ' || max(a.item_9)
-               || CASE WHEN bool_and({{complete}}) THEN '' ELSE ' (questionnaire partly answered)' END
-    FROM assessments_scored a JOIN patient_summary s USING (patient_id)
-    WHERE a.instrument = 'PHQ-9' AND a.item_9 > 0 AND {{scope}}
+               || CASE WHEN bool_and(a.held) THEN ' (questionnaire held in quarantine: '
+                            || min(a.reason) || '; an admin can correct and re-ingest it)'
+                       WHEN bool_and(a.complete) THEN ''
+                       ELSE ' (questionnaire partly answered)' END
+    FROM (SELECT patient_id, completed_at, completed_on, item_9, {{complete}} AS complete,
+                 FALSE AS held, NULL AS reason
+          FROM assessments_scored WHERE instrument = 'PHQ-9' AND item_9 > 0
+          UNION ALL
+          SELECT patient_id, completed_at, completed_on, item_9, TRUE, TRUE, reason
+          FROM {{held}}) a
+    JOIN patient_summary s USING (patient_id)
+    WHERE {{scope}}
     GROUP BY a.patient_id, a.completed_on"""
 
 
@@ -153,8 +186,16 @@ def has_completeness(ctx: Context) -> bool:
 def _sources(ctx: Context, scope: str, params: list[object]) -> pl.DataFrame:
     cur = cursor(ctx.snapshot, settings=ctx.settings)  # connections are not thread-safe
     try:
-        complete = "a.complete" if has_completeness(ctx) else "TRUE"
-        sql = _SOURCE_SQL.format(scope=scope, complete=complete)
+        complete = "complete" if has_completeness(ctx) else "TRUE"
+        # A snapshot built before quarantined item-9 answers were kept has no such table.
+        held = (
+            "quarantined_item9"
+            if has_table(ctx.snapshot, "quarantined_item9")
+            else "(SELECT NULL::VARCHAR AS patient_id, NULL::TIMESTAMPTZ AS completed_at, "
+            "NULL::DATE AS completed_on, NULL::INTEGER AS item_9, NULL::VARCHAR AS reason "
+            "WHERE FALSE)"
+        )
+        sql = _SOURCE_SQL.format(scope=scope, complete=complete, held=held)
         # The scope appears twice, once per source.
         return cur.sql(sql, params=params + params).pl()
     finally:

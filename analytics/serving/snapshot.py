@@ -55,7 +55,7 @@ import polars as pl
 
 from analytics.clinical import band_sql, patient_outcomes, prorated_total_sql
 from analytics.data.contract import CONTRACT_VERSION
-from analytics.serving.alerts import MESSAGE_PREFIX
+from analytics.serving.alerts import MESSAGE_PREFIX, QUARANTINED_ITEM9_SQL
 from analytics.settings import Settings
 
 # Bump when a serving table's definition changes: a snapshot built by another version is
@@ -338,6 +338,7 @@ def build_serving_tables(
         con.execute(f"CREATE TABLE flagged_messages AS {_flagged_sql(None)}", params)
     con.execute(f"CREATE TABLE patient_daily AS {_daily_sql(None)}", params)
     con.execute(f"CREATE TABLE patient_summary AS {_summary_sql(settings, None)}", params)
+    con.execute(f"CREATE TABLE quarantined_item9 AS {QUARANTINED_ITEM9_SQL}", {"as_of": as_of})
     _copy_operations(con)
     _write_meta(con, settings=settings, as_of=as_of, mode="full")
     # Risk scores, reasons and model cards (empty tables and a status when no model).
@@ -426,6 +427,9 @@ def update_serving_tables(
         """CREATE TEMP TABLE _old_last AS
            SELECT patient_id, last_checkin_at, last_message_at FROM patient_summary"""
     )
+    # Small, and a quarantined row can be fixed at any time: rebuilt whole.
+    con.execute("DROP TABLE IF EXISTS quarantined_item9")
+    con.execute(f"CREATE TABLE quarantined_item9 AS {QUARANTINED_ITEM9_SQL}", {"as_of": as_of})
     con.execute("DROP TABLE patient_summary")
     con.execute(f"CREATE TABLE patient_summary AS {_summary_sql(settings, since)}", params)
     for table in ("clinicians", "ingest_history", "quarantine", "snapshot_meta", *SCORING_TABLES):

@@ -7,6 +7,7 @@ import polars as pl
 
 from analytics.access.roles import Context
 from analytics.data.store import cursor
+from analytics.data.store import has_table as store_has_table
 from analytics.serving import alerts as safety_alerts
 
 __all__ = ["ALERT_ACTIONS", "has_table", "read_frame", "reviewed_alerts"]
@@ -33,11 +34,7 @@ def read_frame(
 
 
 def has_table(ctx: Context, name: str) -> bool:
-    return bool(
-        ctx.snapshot.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
-        ).fetchone()[0]
-    )
+    return store_has_table(ctx.snapshot, name)
 
 
 def reviewed_alerts(ctx: Context, patient_ids: list[str]) -> dict[str, str]:

@@ -451,3 +451,41 @@ def test_a_discharged_patients_open_alerts_stay_with_their_clinician(clinic, wri
         assert aid not in set(alerts(ctx, c1)["alert_id"])
     finally:
         ctx.close()
+
+
+def test_a_quarantined_phq9_still_raises_its_item9_alert(base_clinic, write_csv):
+    """The contract quarantines a questionnaire whose supplied total disagrees with its
+    items; its item-9 answer of 2 still reaches the therapist, and once the row is fixed
+    and re-ingested the same alert speaks for the stored questionnaire."""
+    wrong = phq("p1", "2026-03-02T09:00:00Z", [1, 1, 1, 1, 1, 1, 1, 1, 2], total=3)
+    also_wrong_but_safe = phq("p2", "2026-03-02T09:00:00Z", [1] * 8 + [0], total=3)
+    checkins = [{"patient_id": "p1", "checked_in_at": "2026-03-10T08:00:00Z", "mood": 5}]
+    result = ingest(
+        [
+            write_csv("assessments.csv", [wrong, also_wrong_but_safe]),
+            write_csv("checkins.csv", checkins),
+        ],
+        settings=base_clinic,
+    )
+    assert result.files[0].stored == 0 and result.files[0].quarantined == 2
+    refresh(settings=base_clinic)
+    aid = A.item9_alert_id("p1", "2026-03-02")
+    rows = _alerts_of(base_clinic, "c1")
+    held = rows.filter(pl.col("alert_id") == aid)
+    assert held.height == 1 and held["status"][0] == "open"
+    assert held["level"][0] == "item9_high"
+    assert "held in quarantine: total mismatch" in held["detail"][0]
+    assert rows.filter(pl.col("patient_id") == "p2").height == 0  # item 9 was 0
+    fixed = dict(wrong, total=10)
+    assert ingest([write_csv("assessments.csv", [fixed])], settings=base_clinic).exit_code == 0
+    refresh(settings=base_clinic)
+    rows = _alerts_of(base_clinic, "c1").filter(pl.col("alert_id") == aid)
+    assert rows.height == 1 and rows["detail"][0] == "PHQ-9 item 9 answered 2"
+
+
+def _alerts_of(settings, clinician_id: str) -> pl.DataFrame:
+    ctx = Context.open(settings)
+    try:
+        return alerts(ctx, actor_for_clinician(ctx, clinician_id))
+    finally:
+        ctx.close()
