@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -56,6 +57,9 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
+        # Its own process group: `caseload serve` runs Streamlit as a child, which must
+        # be stopped with it (see stop()).
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -68,8 +72,29 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
                     return proc, url
         except OSError:
             time.sleep(0.5)
-    proc.kill()
+    stop(proc)
     raise RuntimeError("caseload serve did not become healthy in 90 s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a server from start_server() and its Streamlit child: terminating `caseload
+    serve` alone left Streamlit running, orphaned, after every session."""
+
+    def group_alive() -> bool:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (proc.poll() is None or group_alive()):
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 _FAKETIME_VARS = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC", "DONT_FAKE_MONOTONIC")
@@ -88,7 +113,9 @@ def _real_clock_for_children():
 
 
 @pytest.fixture(scope="session")
-def browser():
+def launch_chromium():
+    """Start Debian's Chromium under Playwright: `launch_chromium(*extra_switches)`, for a
+    test that needs switches of its own (e.g. host mapping). All close at the session's end."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"Chromium not found at {CHROMIUM}: install Debian's chromium package (see .ci/run)"
@@ -97,12 +124,26 @@ def browser():
 
     with _real_clock_for_children():
         driver = sync_playwright().start()
-        b = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    launched = []
+
+    def launch(*extra_args: str):
+        with _real_clock_for_children():
+            b = driver.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
+        launched.append(b)
+        return b
+
     try:
-        yield b
+        yield launch
     finally:
-        b.close()
+        for b in launched:
+            if b.is_connected():
+                b.close()
         driver.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(launch_chromium):
+    return launch_chromium()
 
 
 @pytest.fixture(scope="session")
@@ -164,11 +205,17 @@ def payload_patient(demo_dir) -> str:
 def demo_server(demo_dir, payload_patient):
     proc, url = start_server(demo_dir)
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def untouched_demo_server(small_demo, tmp_path_factory):
+    """`caseload serve` on a fresh copy of the demo clinic, for one module's tests."""
+    copy = tmp_path_factory.mktemp("browser-untouched") / "demo-untouched"
+    shutil.copytree(small_demo, copy)
+    proc, url = start_server(copy)
+    yield url
+    stop(proc)
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,9 @@ def test_proxy_passes_the_websocket_to_a_local_streamlit():
     assert "proxy_pass http://127.0.0.1:8501;" in block
     assert "proxy_set_header Upgrade $http_upgrade;" in block
     assert "proxy_set_header Connection $connection_upgrade;" in block
+    # Streamlit accepts the WebSocket when its Origin matches Host; $host would drop a
+    # non-default port and every WebSocket would get a 403 (seen in tests/browser/).
+    assert "proxy_set_header Host $http_host;" in block
 
 
 @pytest.mark.attack(13)
