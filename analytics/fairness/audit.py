@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from analytics.access.disclosure import counts, passes, primary
 from analytics.fairness import bootstrap, calibration, disparity
 from analytics.fairness import coverage as _coverage
 from analytics.fairness import mitigation as _mitigation
@@ -55,7 +56,7 @@ from analytics.fairness.result import (
     WhatIfRow,
 )
 from analytics.fairness.summary import findings
-from analytics.fairness.suppression import counts, passes, primary, suppress_table
+from analytics.fairness.suppression import suppress_table
 
 DEFAULT_VALIDATION_SHARE = 0.5
 # Groups are resampled on this many threads at most (numpy releases the GIL).

@@ -48,6 +48,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from analytics.access.disclosure import ATTRIBUTES, age_band_sql
 from analytics.models.evaluation import Evaluation, calibration_bins, evaluate
 from analytics.models.features import (
     FEATURE_NAMES,
@@ -59,7 +60,6 @@ from analytics.models.labels import MODELS, build_labels, eligible_sql
 from analytics.settings import Settings
 
 __all__ = [
-    "GROUP_ATTRIBUTES",
     "MONOTONE",
     "GroupMetric",
     "InsufficientDataError",
@@ -75,15 +75,6 @@ __all__ = [
 
 TEST_SHARE = 0.30
 VALIDATION_SHARE = 0.20
-GROUP_ATTRIBUTES = (
-    "gender",
-    "race_ethnicity",
-    "primary_language",
-    "insurance",
-    "rurality",
-    "age_band",
-)
-AGE_BANDS = ((18, 24), (25, 34), (35, 44), (45, 54), (55, 64), (65, 200))
 # Global SHAP dependence: this many points per top feature, for the top this many.
 DEPENDENCE_POINTS = 2000
 DEPENDENCE_FEATURES = 10
@@ -114,8 +105,6 @@ MONOTONE: dict[str, dict[str, int]] = {
         "days_since_message": 1,
     },
 }
-# Age on the as-of date, from the birth year.
-_AGE = "(year(f.as_of) - p.birth_year)"
 
 
 class InsufficientDataError(RuntimeError):
@@ -193,12 +182,6 @@ def load_training_data(con: duckdb.DuckDBPyConnection, *, settings: Settings) ->
         return TrainingData(pd.DataFrame(), data_end or date.min, ())
     build_features(con, as_of=dates, table="train_features")
     build_labels(con, settings=settings, data_end=data_end, features="train_features")
-    age = " ".join(
-        f"WHEN {_AGE} BETWEEN {lo} AND {hi} THEN '{lo}-{hi}'"
-        if hi < 200
-        else f"WHEN {_AGE} >= {lo} THEN '{lo}+'"
-        for lo, hi in AGE_BANDS
-    )
     frame = con.execute(
         f"""SELECT f.*, l.relapse_risk, l.engagement_drop,
                    {eligible_sql("engagement_drop")} AS eligible_engagement_drop,
@@ -208,7 +191,7 @@ def load_training_data(con: duckdb.DuckDBPyConnection, *, settings: Settings) ->
                    coalesce(p.primary_language, 'Unknown') AS primary_language,
                    coalesce(p.insurance, 'Unknown') AS insurance,
                    coalesce(p.rurality, 'Unknown') AS rurality,
-                   CASE {age} ELSE 'Unknown' END AS age_band
+                   {age_band_sql("p.birth_year", "year(f.as_of)")} AS age_band
             FROM train_features f
             JOIN labels l USING (patient_id, as_of)
             JOIN wh.patients p USING (patient_id)
@@ -482,7 +465,7 @@ def fit_model(
             "rule_flag": flag_test,
             "rule_probability": p_rule,
             "logistic_probability": p_logistic,
-            **{a: test[a] for a in GROUP_ATTRIBUTES},
+            **{a: test[a] for a in ATTRIBUTES},
             "wear_days_14d": test["wear_days_14d"],
             "checkin_days_14d": test["checkin_days_14d"],
             "sentiment_available": test["sentiment_available"].astype(bool),
@@ -565,7 +548,7 @@ def _group_metrics(heldout: pd.DataFrame, *, min_cell: int) -> tuple[GroupMetric
     from analytics.models.evaluation import auroc, brier
 
     out = []
-    for attribute in GROUP_ATTRIBUTES:
+    for attribute in ATTRIBUTES:
         for group, rows in heldout.groupby(attribute, sort=True):
             patients = int(rows["patient_id"].nunique())
             y = rows["label"].to_numpy(dtype=np.float64)

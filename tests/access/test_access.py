@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from analytics.access import audit_trail
+from analytics.access.disclosure import suppress_small
 from analytics.access.roles import (
     AccessDenied,
     Context,
@@ -27,7 +28,6 @@ from analytics.views import (
     data_status,
     patient,
     research_cohort,
-    suppress_small,
 )
 
 STAFF = [

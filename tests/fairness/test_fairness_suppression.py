@@ -16,13 +16,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics.fairness import audit_predictions, to_csv, to_html, to_json, write_audit_tables
-from analytics.fairness.suppression import (
+from analytics.access.disclosure import (
     complementary_note,
     outcome_note,
     size_note,
     suppress_table,
 )
+from analytics.fairness import audit_predictions, to_csv, to_html, to_json, write_audit_tables
 
 ZETA = "Zeta"
 # Five patients with scores far from everyone else's: their figures would be distinctive.

@@ -4,12 +4,13 @@ figures cannot be recovered from the shown ones and the total (complementary).""
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.access.disclosure import disclose, discloses
+from analytics.access.disclosure import counts, disclose, discloses, passes, suppress_small
 
 N = 11
 PAIR = {"recovery_rate": ("recovered", "known")}
@@ -69,3 +70,23 @@ def test_every_shown_rate_passes_and_hidden_rows_pool_safely(rows):
         gone = part.filter(pl.col("hidden"))
         if gone.height and gone.height < part.height:
             assert discloses(gone["recovered"].sum(), gone["known"].sum(), N)
+
+
+@pytest.mark.attack(12)
+def test_two_small_rows_are_not_left_to_be_recovered_together():
+    """Two rows hidden for their size still add up by subtraction (site total minus the
+    shown ones): their pool must pass the rule too, so the next smallest is hidden."""
+    frame = pl.DataFrame({"site": ["a"] * 4, "n": [3, 4, 30, 40]})
+    out = suppress_small(frame, "n", N, within="site")
+    assert out["suppressed"].to_list() == [True, True, True, False]
+    assert out["n"].to_list() == [None, None, None, 40]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 40), st.integers(0, 40), st.integers(0, 15))
+def test_the_proportion_rule_is_the_group_rule(num, rest, k):
+    """discloses (the manager's rates) and the audit's primary rule on patient rows are one
+    rule: a proportion num/den passes exactly when its group of patients does."""
+    den = num + rest
+    y = np.array([1] * num + [0] * rest, dtype=np.int8)
+    assert discloses(num, den, k) == passes(counts(np.arange(den), y, None), k)
