@@ -40,6 +40,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import polars as pl
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
@@ -48,7 +49,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from analytics.access.disclosure import ATTRIBUTES, age_band_sql
+from analytics.access.disclosure import ATTRIBUTES, age_band_sql, fold_category, suppress_table
 from analytics.models.evaluation import Evaluation, calibration_bins, evaluate
 from analytics.models.features import (
     FEATURE_NAMES,
@@ -230,18 +231,22 @@ def clinical_rule(model: str, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarr
 
 @dataclass(frozen=True)
 class GroupMetric:
-    """One demographic group's test metrics; ``suppressed`` hides groups that are too small."""
+    """One demographic group's test metrics, for the model card. A group the disclosure
+    rule hides (:mod:`analytics.access.disclosure`: too few patients, too few with or
+    without the outcome, or complementary) is ``suppressed``: its name and ``note`` only,
+    every figure None."""
 
     attribute: str
     group: str
-    patients: int
-    rows: int
+    patients: int | None
+    rows: int | None
     positives: int | None
     prevalence: float | None
     mean_probability: float | None
     auroc: float | None
     brier: float | None
     suppressed: bool
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -545,31 +550,41 @@ def _refit(
 
 
 def _group_metrics(heldout: pd.DataFrame, *, min_cell: int) -> tuple[GroupMetric, ...]:
+    """The card's groups: categories folded, and suppressed, as in the bias audit of the
+    same predictions; the card also shows the test totals, so each attribute's groups
+    are suppressed with the totals as their margin (complementary)."""
     from analytics.models.evaluation import auroc, brier
 
+    y = heldout["label"].to_numpy(dtype=np.int8)
+    p = heldout["probability"].to_numpy(dtype=np.float64)
+    unit = pd.factorize(heldout["patient_id"], sort=True)[0]
     out = []
     for attribute in ATTRIBUTES:
-        for group, rows in heldout.groupby(attribute, sort=True):
-            patients = int(rows["patient_id"].nunique())
-            y = rows["label"].to_numpy(dtype=np.float64)
-            p = rows["probability"].to_numpy()
-            positives = int(y.sum())
-            small = patients < min_cell
-            # Outcome counts below the cell size are small cells too: they are withheld,
-            # and AUROC needs enough of both outcomes to mean anything.
-            enough = positives >= min_cell and len(y) - positives >= min_cell
+        raw = heldout[attribute].astype("object")
+        values = fold_category(pl.Series(attribute, raw.where(raw.notna(), None)), attribute)
+        column = values.fill_null("Unknown").to_numpy()
+        groups = sorted(set(column.tolist()))
+        rows = [np.flatnonzero(column == g) for g in groups]
+        notes = suppress_table([(g,) for g in groups], rows, y, unit, min_cell)
+        for i, group in enumerate(groups):
+            if i in notes:  # no figure of a hidden group is computed
+                out.append(
+                    GroupMetric(attribute, group, *(None,) * 7, suppressed=True, note=notes[i])
+                )
+                continue
+            yy, pp = y[rows[i]].astype(np.float64), p[rows[i]]
             out.append(
                 GroupMetric(
                     attribute=attribute,
-                    group=str(group),
-                    patients=patients,
-                    rows=len(rows),
-                    positives=positives if enough and not small else None,
-                    prevalence=float(y.mean()) if enough and not small else None,
-                    mean_probability=None if small else float(p.mean()),
-                    auroc=auroc(y, p) if not small and enough else None,
-                    brier=None if small else brier(y, p),
-                    suppressed=small,
+                    group=group,
+                    patients=len(np.unique(unit[rows[i]])),
+                    rows=len(rows[i]),
+                    positives=int(yy.sum()),
+                    prevalence=float(yy.mean()),
+                    mean_probability=float(pp.mean()),
+                    auroc=auroc(yy, pp),
+                    brier=brier(yy, pp),
+                    suppressed=False,
                 )
             )
     return tuple(out)
