@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from analytics.access.disclosure import counts, passes, primary
 from analytics.fairness import bootstrap, calibration, disparity
 from analytics.fairness import coverage as _coverage
 from analytics.fairness import mitigation as _mitigation
@@ -55,7 +56,7 @@ from analytics.fairness.result import (
     WhatIfRow,
 )
 from analytics.fairness.summary import findings
-from analytics.fairness.suppression import counts, passes, primary, suppress_table
+from analytics.fairness.suppression import suppress_tables
 
 DEFAULT_VALIDATION_SHARE = 0.5
 # Groups are resampled on this many threads at most (numpy releases the GIL).
@@ -335,8 +336,11 @@ def audit_predictions(
     jobs: dict[tuple[int, int], tuple[np.ndarray, bool]] = {}
     if not overall_note:
         jobs[(0, 0)] = (overall_rows, True)
+    table_notes = suppress_tables(
+        [(t.attributes, t.values, t.rows, t.kind != "coverage") for t in tables], y, unit, k
+    )
     for t, table in enumerate(tables, start=1):
-        notes = suppress_table(table.values, table.rows, y, unit, k)
+        notes = table_notes[t - 1]
         if overall_note:
             notes = {i: overall_note for i in range(len(table.values))}
         frame_t = None

@@ -1,17 +1,19 @@
-"""Small-group suppression: which groups are shown, and which only by name.
+"""Small-group suppression in a bias audit: which groups are shown, and which only by name.
 
-The rule (``k`` is the minimum cell size, 11 by default):
+The rule is the product's one disclosure rule (:mod:`analytics.access.disclosure`, where
+it is stated in full), so the audit hides exactly what the model cards, the manager's
+overview and the research export hide. ``k`` is the minimum cell size (11 by default):
 
 1. Primary. A group is suppressed unless it has at least ``k`` patients, at least ``k``
    patients with the outcome and at least ``k`` without it (rows stand for patients when
-   there is no patient id). So every count shown is at least ``k``, and every rate shown
-   has a denominator of at least ``k`` people.
-2. Complementary. Published totals must not give a suppressed group away by
-   subtraction. Inside every table, take each slice that a published margin adds up
-   (for a single attribute: the whole population; for an intersection A & B: each value
-   of A across B, and each value of B across A). The suppressed groups of a slice,
-   pooled, must pass the primary rule themselves (or be none); while they do not, the
-   smallest shown group of the slice is suppressed too.
+   there is no patient id).
+2. Complementary. Inside every table, in each slice that a published margin adds up (for
+   a single attribute: the whole population; for an intersection A & B: each value of A
+   across B, and each value of B across A), the suppressed groups pooled must pass the
+   primary rule (or be none); while they do not, the smallest shown group is suppressed.
+3. Linked tables, which is what this module adds: an audit publishes an attribute's table
+   and its intersections side by side, so an intersection cell under a value suppressed
+   in a coarser table is suppressed too (else the cells would add up to that value).
 
 A suppressed group keeps its name and a note; none of its figures (counts, rates,
 intervals, ratios, calibration bins, coverage shares, what-if rows) is ever computed
@@ -20,97 +22,42 @@ into the result, so no output format can show one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 
+from analytics.access.disclosure import complementary_note, suppress_table
 
-@dataclass(frozen=True)
-class Counts:
-    """The disclosure-relevant counts of a set of rows."""
-
-    rows: int
-    positives: int  # rows with the outcome
-    patients: int
-    patients_with: int  # patients with the outcome in at least one row
-    patients_without: int  # patients without it in at least one row
+__all__ = ["suppress_tables"]
 
 
-def counts(rows: np.ndarray, y: np.ndarray, unit: np.ndarray | None) -> Counts:
-    """Counts of the rows ``rows`` (indices) of outcome ``y`` and patient codes ``unit``."""
-    yy = y[rows].astype(bool)
-    positives = int(yy.sum())
-    if unit is None:
-        return Counts(len(rows), positives, len(rows), positives, len(rows) - positives)
-    u = unit[rows]
-    return Counts(
-        rows=len(rows),
-        positives=positives,
-        patients=len(np.unique(u)),
-        patients_with=len(np.unique(u[yy])),
-        patients_without=len(np.unique(u[~yy])),
-    )
-
-
-def size_note(k: int) -> str:
-    return f"suppressed (n < {k})"
-
-
-def outcome_note(k: int) -> str:
-    return f"suppressed (fewer than {k} with or without the outcome)"
-
-
-def complementary_note(k: int) -> str:
-    return f"suppressed (complementary: would reveal a group of fewer than {k})"
-
-
-def primary(c: Counts, k: int) -> str | None:
-    """The suppression note of a group failing the primary rule, else None."""
-    if c.patients < k:
-        return size_note(k)
-    if c.patients_with < k or c.patients_without < k:
-        return outcome_note(k)
-    return None
-
-
-def passes(c: Counts, k: int) -> bool:
-    return primary(c, k) is None
-
-
-def suppress_table(
-    values: list[tuple[str, ...]],
-    rows: list[np.ndarray],
+def suppress_tables(
+    tables: Sequence[tuple[tuple[str, ...], list[tuple[str, ...]], list[np.ndarray], bool]],
     y: np.ndarray,
     unit: np.ndarray | None,
     k: int,
-) -> dict[int, str]:
-    """Group index -> suppression note, for the groups of one table (primary, then
-    complementary until every slice is safe)."""
-    if k <= 0:
-        return {}
-    cell = [counts(r, y, unit) for r in rows]
-    notes = {i: note for i, c in enumerate(cell) if (note := primary(c, k)) is not None}
-    width = len(values[0]) if values else 0
-    slices: list[list[int]] = []
-    for drop in range(width):
-        by_parent: dict[tuple[str, ...], list[int]] = {}
-        for i, v in enumerate(values):
-            by_parent.setdefault(v[:drop] + v[drop + 1 :], []).append(i)
-        slices += list(by_parent.values())
-    changed = True
-    while changed:
-        changed = False
-        for members in slices:
-            hidden = [i for i in members if i in notes]
-            if not hidden:
-                continue
-            pooled = counts(np.concatenate([rows[i] for i in hidden]), y, unit)
-            if passes(pooled, k):
-                continue
-            shown = [i for i in members if i not in notes]
-            if not shown:
-                continue
-            smallest = min(shown, key=lambda i: (cell[i].rows, i))
-            notes[smallest] = complementary_note(k)
-            changed = True
+) -> list[dict[int, str]]:
+    """Suppression notes (group index -> note) for each table of one audit.
+
+    ``tables``: (attributes, group values, group rows, linked) per table; ``linked`` tables
+    (attributes and their intersections, not coverage splits) are margins of one another.
+    Coarser tables are decided first, whatever their order, so a value hidden in one is
+    hidden in every linked table that refines it.
+    """
+    hidden: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+    notes: list[dict[int, str]] = [{} for _ in tables]
+    for t in sorted(range(len(tables)), key=lambda t: len(tables[t][0])):
+        attributes, values, rows, linked = tables[t]
+        inherited = {}
+        if linked:
+            for coarse, gone in hidden.items():
+                if not gone or not set(coarse) < set(attributes):
+                    continue
+                where = [attributes.index(a) for a in coarse]
+                for i, v in enumerate(values):
+                    if tuple(v[j] for j in where) in gone:
+                        inherited[i] = complementary_note(k)
+        notes[t] = suppress_table(values, rows, y, unit, k, inherited=inherited)
+        if linked:
+            hidden[attributes] = {values[i] for i in notes[t]}
     return notes

@@ -15,14 +15,13 @@ import duckdb
 import pandas as pd
 import polars as pl
 
-from analytics.access.disclosure import fold_spellings
+from analytics.access.disclosure import ATTRIBUTES, fold_category
 from analytics.access.keys import patient_pseudonym, pseudonym_key
 from analytics.data.store import DataDir
 from analytics.fairness import AuditResult, audit_predictions, write_audit_tables
 from analytics.fairness.tables import SCHEMA as FAIRNESS_SCHEMA
 from analytics.settings import Settings
 
-ATTRIBUTES = ("gender", "race_ethnicity", "primary_language", "insurance", "rurality", "age_band")
 # Coverage measures the audit reports by group: the usual roots of unequal performance.
 COVERAGE = {
     "wearable data (14 days)": "has_wearable",
@@ -62,19 +61,21 @@ def heldout_for_snapshot(data_dir: DataDir) -> pd.DataFrame:
         frame["regular_checkins"] = frame["checkin_days_14d"].fillna(0) >= 7
         frames.append(frame[list(HELDOUT_COLUMNS)])
     if frames:
-        frames = [_fold_spellings(pd.concat(frames, ignore_index=True))]
+        frames = [_fold_categories(pd.concat(frames, ignore_index=True))]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in HELDOUT_COLUMNS})
     return pd.concat(frames, ignore_index=True)
 
 
-def _fold_spellings(frame: pd.DataFrame) -> pd.DataFrame:
-    """Audit categories that differ only in case or spacing ("Medicaid", "MEDICAID") as one."""
+def _fold_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """Audit groups as the model cards and the export group them: spellings that differ
+    only in case or spacing ("Medicaid", "MEDICAID") are one, and so are a language's codes
+    and names ("es", "Español": Spanish)."""
     for attribute in ATTRIBUTES:
         values = pl.Series(
             attribute, frame[attribute].astype("object").where(frame[attribute].notna(), None)
         )
-        frame[attribute] = fold_spellings(values).to_list()
+        frame[attribute] = fold_category(values, attribute).to_list()
     return frame
 
 

@@ -426,7 +426,9 @@ def model_card(trained, manifest: dict, *, outcome: str) -> dict:
             "Reasons (SHAP) explain the model's raw score; the calibrated probability is a "
             "monotone transform of it, so they explain the ranking, not an exact probability.",
             "Demographic attributes are not model inputs; they are used only for the group "
-            "results. Groups with fewer patients than the minimum cell size are suppressed.",
+            "results. A group is shown only with at least the minimum cell size of patients, "
+            "of patients with the outcome and of patients without it; a larger group is "
+            "suppressed too where the test totals would otherwise give a small one away.",
         ],
     }
 
@@ -535,11 +537,11 @@ def model_card_markdown(card: dict) -> str:
     ]
     for g in card["by_group"]:
         if g["suppressed"]:
-            lines.append(
-                f"| {g['attribute']} | {g['group']} | fewer than the minimum cell size "
-                "| suppressed | | | | |"
-            )
+            # Cards written before the shared disclosure rule carry no note.
+            note = g.get("note") or "suppressed (fewer than the minimum cell size)"
+            lines.append(f"| {g['attribute']} | {g['group']} | {note} | | | | | |")
             continue
+        # Only cards written before the shared rule withheld a shown group's positives.
         positives = "withheld" if g["positives"] is None else f"{g['positives']:,}"
         lines.append(
             f"| {g['attribute']} | {g['group']} | {g['patients']:,} | {positives} | "
@@ -548,8 +550,9 @@ def model_card_markdown(card: dict) -> str:
         )
     lines += [
         "",
-        "Positives, prevalence and AUROC are shown only where a group has at least the minimum",
-        "cell size of both outcomes; otherwise they are withheld.",
+        "A group is shown only with at least the minimum cell size of patients, of patients",
+        "with the outcome and of patients without it; where hiding it alone would let the test",
+        "totals above give it away, the next smallest group is suppressed too.",
         "",
         "## Top features (mean |SHAP| on the test period)",
         "",

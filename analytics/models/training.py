@@ -40,6 +40,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import polars as pl
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
@@ -48,6 +49,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from analytics.access.disclosure import ATTRIBUTES, age_band_sql, fold_category, suppress_table
 from analytics.models.evaluation import Evaluation, calibration_bins, evaluate
 from analytics.models.features import (
     FEATURE_NAMES,
@@ -59,7 +61,6 @@ from analytics.models.labels import MODELS, build_labels, eligible_sql
 from analytics.settings import Settings
 
 __all__ = [
-    "GROUP_ATTRIBUTES",
     "MONOTONE",
     "GroupMetric",
     "InsufficientDataError",
@@ -75,15 +76,6 @@ __all__ = [
 
 TEST_SHARE = 0.30
 VALIDATION_SHARE = 0.20
-GROUP_ATTRIBUTES = (
-    "gender",
-    "race_ethnicity",
-    "primary_language",
-    "insurance",
-    "rurality",
-    "age_band",
-)
-AGE_BANDS = ((18, 24), (25, 34), (35, 44), (45, 54), (55, 64), (65, 200))
 # Global SHAP dependence: this many points per top feature, for the top this many.
 DEPENDENCE_POINTS = 2000
 DEPENDENCE_FEATURES = 10
@@ -114,8 +106,6 @@ MONOTONE: dict[str, dict[str, int]] = {
         "days_since_message": 1,
     },
 }
-# Age on the as-of date, from the birth year.
-_AGE = "(year(f.as_of) - p.birth_year)"
 
 
 class InsufficientDataError(RuntimeError):
@@ -193,12 +183,6 @@ def load_training_data(con: duckdb.DuckDBPyConnection, *, settings: Settings) ->
         return TrainingData(pd.DataFrame(), data_end or date.min, ())
     build_features(con, as_of=dates, table="train_features")
     build_labels(con, settings=settings, data_end=data_end, features="train_features")
-    age = " ".join(
-        f"WHEN {_AGE} BETWEEN {lo} AND {hi} THEN '{lo}-{hi}'"
-        if hi < 200
-        else f"WHEN {_AGE} >= {lo} THEN '{lo}+'"
-        for lo, hi in AGE_BANDS
-    )
     frame = con.execute(
         f"""SELECT f.*, l.relapse_risk, l.engagement_drop,
                    {eligible_sql("engagement_drop")} AS eligible_engagement_drop,
@@ -208,7 +192,7 @@ def load_training_data(con: duckdb.DuckDBPyConnection, *, settings: Settings) ->
                    coalesce(p.primary_language, 'Unknown') AS primary_language,
                    coalesce(p.insurance, 'Unknown') AS insurance,
                    coalesce(p.rurality, 'Unknown') AS rurality,
-                   CASE {age} ELSE 'Unknown' END AS age_band
+                   {age_band_sql("p.birth_year", "year(f.as_of)")} AS age_band
             FROM train_features f
             JOIN labels l USING (patient_id, as_of)
             JOIN wh.patients p USING (patient_id)
@@ -247,18 +231,22 @@ def clinical_rule(model: str, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarr
 
 @dataclass(frozen=True)
 class GroupMetric:
-    """One demographic group's test metrics; ``suppressed`` hides groups that are too small."""
+    """One demographic group's test metrics, for the model card. A group the disclosure
+    rule hides (:mod:`analytics.access.disclosure`: too few patients, too few with or
+    without the outcome, or complementary) is ``suppressed``: its name and ``note`` only,
+    every figure None."""
 
     attribute: str
     group: str
-    patients: int
-    rows: int
+    patients: int | None
+    rows: int | None
     positives: int | None
     prevalence: float | None
     mean_probability: float | None
     auroc: float | None
     brier: float | None
     suppressed: bool
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -482,7 +470,7 @@ def fit_model(
             "rule_flag": flag_test,
             "rule_probability": p_rule,
             "logistic_probability": p_logistic,
-            **{a: test[a] for a in GROUP_ATTRIBUTES},
+            **{a: test[a] for a in ATTRIBUTES},
             "wear_days_14d": test["wear_days_14d"],
             "checkin_days_14d": test["checkin_days_14d"],
             "sentiment_available": test["sentiment_available"].astype(bool),
@@ -562,31 +550,41 @@ def _refit(
 
 
 def _group_metrics(heldout: pd.DataFrame, *, min_cell: int) -> tuple[GroupMetric, ...]:
+    """The card's groups: categories folded, and suppressed, as in the bias audit of the
+    same predictions; the card also shows the test totals, so each attribute's groups
+    are suppressed with the totals as their margin (complementary)."""
     from analytics.models.evaluation import auroc, brier
 
+    y = heldout["label"].to_numpy(dtype=np.int8)
+    p = heldout["probability"].to_numpy(dtype=np.float64)
+    unit = pd.factorize(heldout["patient_id"], sort=True)[0]
     out = []
-    for attribute in GROUP_ATTRIBUTES:
-        for group, rows in heldout.groupby(attribute, sort=True):
-            patients = int(rows["patient_id"].nunique())
-            y = rows["label"].to_numpy(dtype=np.float64)
-            p = rows["probability"].to_numpy()
-            positives = int(y.sum())
-            small = patients < min_cell
-            # Outcome counts below the cell size are small cells too: they are withheld,
-            # and AUROC needs enough of both outcomes to mean anything.
-            enough = positives >= min_cell and len(y) - positives >= min_cell
+    for attribute in ATTRIBUTES:
+        raw = heldout[attribute].astype("object")
+        values = fold_category(pl.Series(attribute, raw.where(raw.notna(), None)), attribute)
+        column = values.fill_null("Unknown").to_numpy()
+        groups = sorted(set(column.tolist()))
+        rows = [np.flatnonzero(column == g) for g in groups]
+        notes = suppress_table([(g,) for g in groups], rows, y, unit, min_cell)
+        for i, group in enumerate(groups):
+            if i in notes:  # no figure of a hidden group is computed
+                out.append(
+                    GroupMetric(attribute, group, *(None,) * 7, suppressed=True, note=notes[i])
+                )
+                continue
+            yy, pp = y[rows[i]].astype(np.float64), p[rows[i]]
             out.append(
                 GroupMetric(
                     attribute=attribute,
-                    group=str(group),
-                    patients=patients,
-                    rows=len(rows),
-                    positives=positives if enough and not small else None,
-                    prevalence=float(y.mean()) if enough and not small else None,
-                    mean_probability=None if small else float(p.mean()),
-                    auroc=auroc(y, p) if not small and enough else None,
-                    brier=None if small else brier(y, p),
-                    suppressed=small,
+                    group=group,
+                    patients=len(np.unique(unit[rows[i]])),
+                    rows=len(rows[i]),
+                    positives=int(yy.sum()),
+                    prevalence=float(yy.mean()),
+                    mean_probability=float(pp.mean()),
+                    auroc=auroc(yy, pp),
+                    brier=brier(yy, pp),
+                    suppressed=False,
                 )
             )
     return tuple(out)

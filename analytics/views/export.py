@@ -30,14 +30,18 @@ De-identification, in brief (the manifest says the same in full):
   ``export_min_k`` others have values suppressed until every combination is shared by
   that many (local suppression); the manifest reports k, and the export is refused if
   it cannot be reached.
-- Birth year becomes a ten-year age band at enrolment (``90+`` together, ``Unknown``).
+- Birth year becomes an age band on the data's last day (Under 18, 18-24, 25-34, ...,
+  55-64, 65+, Unknown: :data:`analytics.access.disclosure.AGE_BANDS`), as in the
+  dashboard's research cohort.
 - Site is kept as a pseudonymous category: a site id usually names a place, and geography
   finer than a state is a direct identifier; researchers still get the site as a cluster.
 - In every category (site and each demographic, including age band) a value held by fewer
   than ``min_cell_size`` patients becomes ``Other (suppressed)``, pooled with the next
   smallest values until the pool itself has at least ``min_cell_size`` patients. Spellings
-  that differ only in case are merged first (``male`` and ``Male``).
-- Aggregates use the fairness audit's suppression rule (primary and complementary).
+  that differ only in case or spacing are merged first (``male`` and ``Male``), and a
+  language's codes and names are one language (``es``, ``Español``: Spanish).
+- Aggregates use the one disclosure rule of every audience (primary and complementary:
+  :mod:`analytics.access.disclosure`).
 """
 
 from __future__ import annotations
@@ -56,12 +60,19 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from analytics.access.disclosure import age_band, fold_spellings
+from analytics.access.disclosure import (
+    ATTRIBUTES,
+    OTHER,
+    age_band,
+    fold_category,
+    k_anonymise,
+    pool_rare,
+    suppress_table,
+)
 from analytics.access.keys import keyed_hash
 from analytics.access.roles import Actor, Context, Role, require_role
 from analytics.data.contract import CONTRACT_VERSION
 from analytics.data.store import DataDir, connect, pipeline_lock
-from analytics.fairness.suppression import suppress_table
 from analytics.files import open_private, refuse_symlink
 from analytics.models import registry
 from analytics.models.features import FEATURES, build_features, weekly_as_of_dates
@@ -75,7 +86,6 @@ __all__ = [
     "OutputNotEmpty",
     "censor_days",
     "export_research",
-    "k_anonymise",
 ]
 
 # Each patient's export ends a keyed-random number of days (in this range) before the
@@ -85,17 +95,10 @@ CENSOR_DAYS = (15, 44)
 
 EXPORT_FORMAT_VERSION = 1
 ACTION = "export_research"
-OTHER = "Other (suppressed)"
 UNKNOWN = "Unknown"
-ATTRIBUTES = (
-    "site",
-    "gender",
-    "race_ethnicity",
-    "primary_language",
-    "insurance",
-    "rurality",
-    "age_band",
-)
+# The audited demographics, and the site: a site is a cluster for research and a
+# quasi-identifier (it usually names a place).
+QUASI_IDENTIFIERS = ("site", *ATTRIBUTES)
 OUTCOMES = ("discharged", "relapse_risk", "engagement_drop")
 TABLE_NAMES = ("patients", "features", "labels", "predictions", "aggregates")
 
@@ -177,7 +180,7 @@ def _build(ctx: Context, data_dir: DataDir) -> tuple[dict[str, pl.DataFrame], di
         people = con.sql(
             """SELECT p.patient_id, p.clinician_id,
                       coalesce(p.site_id, c.site_id, 'Unknown') AS site,
-                      p.enrolled_on, p.birth_year, year(p.enrolled_on) AS enrolled_year,
+                      p.enrolled_on, p.birth_year, year($end) AS as_of_year,
                       coalesce(p.gender, 'Unknown') AS gender,
                       coalesce(p.race_ethnicity, 'Unknown') AS race_ethnicity,
                       coalesce(p.primary_language, 'Unknown') AS primary_language,
@@ -259,7 +262,9 @@ def _build(ctx: Context, data_dir: DataDir) -> tuple[dict[str, pl.DataFrame], di
         "patient_key", "day", "model", "version", "label", "probability"
     )
     patients, collapsed = _patients(people, keys, ctx)
-    patients, anonymity = k_anonymise(patients, quasi=ATTRIBUTES, k=int(settings.export_min_k))
+    patients, anonymity = k_anonymise(
+        patients, quasi=QUASI_IDENTIFIERS, k=int(settings.export_min_k), order=SUPPRESSION_ORDER
+    )
     if anonymity["k"] < int(settings.export_min_k):
         raise ExportBlocked(
             f"the export would leave {anonymity['below_k']:,} patient(s) sharing their "
@@ -307,46 +312,6 @@ SUPPRESSION_ORDER = (
 )
 
 
-def _class_sizes(frame: pl.DataFrame, quasi: tuple[str, ...]) -> pl.Series:
-    return frame.select(pl.len().over(list(quasi))).to_series()
-
-
-def k_anonymise(
-    frame: pl.DataFrame, *, quasi: tuple[str, ...], k: int
-) -> tuple[pl.DataFrame, dict]:
-    """Local suppression to k-anonymity on ``quasi``; returns the frame and a report.
-
-    The report's ``k`` is the smallest class size after suppression (the export is
-    blocked by the caller when it is below the threshold), ``unique_before`` how many
-    patients were alone on the quasi-identifiers before, and ``suppressed`` how many
-    values of each column were replaced by the suppression marker.
-    """
-    if frame.height == 0:
-        return frame, {"k": 0, "threshold": k, "quasi_identifiers": list(quasi),
-                       "unique_before": 0, "below_k": 0, "suppressed": {}}  # fmt: skip
-    sizes = _class_sizes(frame, quasi)
-    report = {
-        "threshold": k,
-        "quasi_identifiers": list(quasi),
-        "k_before": int(sizes.min()),
-        "unique_before": int((sizes == 1).sum()),
-        "suppressed": {},
-    }
-    for column in [c for c in SUPPRESSION_ORDER if c in quasi]:
-        small = _class_sizes(frame, quasi) < k
-        if not small.any():
-            break
-        changed = small & (frame[column] != OTHER)
-        report["suppressed"][column] = int(changed.sum())
-        frame = frame.with_columns(
-            pl.when(pl.Series(small)).then(pl.lit(OTHER)).otherwise(pl.col(column)).alias(column)
-        )
-    sizes = _class_sizes(frame, quasi)
-    report["k"] = int(sizes.min())
-    report["below_k"] = int((sizes < k).sum())
-    return frame, report
-
-
 def _heldout(data_dir: DataDir) -> tuple[pl.DataFrame, dict[str, str], list[str]]:
     """Held-out test predictions of every current model in the registry."""
     schema = {
@@ -382,22 +347,22 @@ def _heldout(data_dir: DataDir) -> tuple[pl.DataFrame, dict[str, str], list[str]
 def _patients(
     people: pl.DataFrame, keys: dict[str, str], ctx: Context
 ) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Pseudonymous ids, age band at enrolment, and every category coarsened."""
+    """Pseudonymous ids, age band, and every category folded and coarsened."""
     n = int(ctx.settings.min_cell_size)
-    # A birth year after the enrolment year is a data error: its age is unknown.
-    birth = pl.when(pl.col("birth_year") <= pl.col("enrolled_year")).then(pl.col("birth_year"))
     frame = people.with_columns(
         pl.col("patient_id").replace_strict(keys, return_dtype=pl.String).alias("patient_key"),
         pl.col("clinician_id")
         .map_elements(ctx.clinician_pseudonym, return_dtype=pl.String)
         .alias("clinician_key"),
-        # age_band takes the reference year as an expression too: age at enrolment.
-        age_band(birth, ref_year=pl.col("enrolled_year")).alias("age_band"),
+        # Age on the data's as-of date, as in the dashboard's research cohort: the same
+        # patient has the same band in both, so the two cannot be intersected.
+        age_band(pl.col("birth_year"), as_of_year=pl.col("as_of_year")).alias("age_band"),
     )
     collapsed: dict[str, int] = {}
     coarse = {}
-    for attribute in ATTRIBUTES:
-        values, hidden = _collapse_small(_merge_case(frame[attribute]), n)
+    for attribute in QUASI_IDENTIFIERS:
+        folded = fold_category(frame[attribute].fill_null(UNKNOWN), attribute)
+        values, hidden = pool_rare(folded, n)
         coarse[attribute] = values
         collapsed[attribute] = hidden
     frame = frame.with_columns(**coarse).with_columns(
@@ -410,37 +375,9 @@ def _patients(
             return_dtype=pl.String,
         )
     )
-    columns = ["patient_key", "clinician_key", *ATTRIBUTES]
+    columns = ["patient_key", "clinician_key", *QUASI_IDENTIFIERS]
     columns += ["days_enrolled", "discharged", "days_to_discharge"]
     return frame.select(columns).sort("patient_key"), collapsed
-
-
-def _merge_case(values: pl.Series) -> pl.Series:
-    """Spellings that differ only in case or surrounding spaces become the most common one."""
-    return fold_spellings(values.fill_null(UNKNOWN))
-
-
-def _collapse_small(values: pl.Series, minimum: int) -> tuple[pl.Series, int]:
-    """Values held by fewer than ``minimum`` patients become ``Other (suppressed)``.
-
-    While the pooled group is non-empty but still smaller than ``minimum``, the next
-    smallest value joins it, so nobody is in a group of fewer than ``minimum`` (unless
-    the whole column has fewer). Returns the values and how many categories were pooled.
-    """
-    order = sorted(values.value_counts().iter_rows(), key=lambda r: (r[1], r[0]))
-    hidden = {v for v, n in order if n < minimum}
-    pooled = sum(n for v, n in order if v in hidden)
-    for value, n in order:
-        if not hidden or pooled >= minimum:
-            break
-        if value not in hidden:
-            hidden.add(value)
-            pooled += n
-    if not hidden:
-        return values, 0
-    return values.map_elements(lambda v: OTHER if v in hidden else v, return_dtype=pl.String), len(
-        hidden
-    )
 
 
 def _outcomes(patients: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
@@ -452,13 +389,14 @@ def _outcomes(patients: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
 
 
 def _aggregates(frame: pl.DataFrame, k: int) -> pl.DataFrame:
-    """Patients by attribute value and outcome, with the fairness audit's suppression."""
+    """Patients by attribute value and outcome, small cells suppressed (the rule of every
+    audience; the group totals per outcome are the margin)."""
     records = []
     for outcome in OUTCOMES:
         known = frame.filter(pl.col(outcome).is_not_null())
         y = known[outcome].cast(pl.Int8).to_numpy()
         unit = np.arange(known.height)
-        for attribute in ATTRIBUTES:
+        for attribute in QUASI_IDENTIFIERS:
             column = known[attribute].to_numpy()
             groups = sorted(set(column.tolist()))
             rows = [np.flatnonzero(column == g) for g in groups]
@@ -504,12 +442,14 @@ COLUMNS: dict[str, dict[str, str]] = {
         "patient_key": "patient pseudonym (keyed hash of the patient id; matches the dashboard)",
         "clinician_key": "treating clinician's pseudonym (keyed hash of the clinician id)",
         "site": f"site pseudonym (keyed hash of the site id) {_CATEGORY}",
-        "gender": f"gender as recorded, case variants merged {_CATEGORY}",
-        "race_ethnicity": f"race/ethnicity as recorded, case variants merged {_CATEGORY}",
-        "primary_language": f"primary language as recorded, case variants merged {_CATEGORY}",
-        "insurance": f"insurance as recorded, case variants merged {_CATEGORY}",
+        "gender": f"gender as recorded, spelling variants merged {_CATEGORY}",
+        "race_ethnicity": f"race/ethnicity as recorded, spelling variants merged {_CATEGORY}",
+        "primary_language": "primary language, codes and names of one language merged "
+        f"('es', 'Español': 'Spanish') {_CATEGORY}",
+        "insurance": f"insurance as recorded, spelling variants merged {_CATEGORY}",
         "rurality": f"urban / suburban / rural / Unknown {_CATEGORY}",
-        "age_band": f"age at enrolment in ten-year bands ('30-39'), '90+', 'Unknown' {_CATEGORY}",
+        "age_band": "age on the last day of data: 'Under 18', '18-24', '25-34', '35-44', "
+        f"'45-54', '55-64', '65+', 'Unknown' {_CATEGORY}",
         "days_enrolled": "days from enrolment to this patient's cut-off (15-44 days, keyed per "
         "patient, before the last day of data)",
         "discharged": "discharged on or before the last day of data",
@@ -618,7 +558,8 @@ def _removed(k: int, collapsed: dict[str, int]) -> list[dict[str, str]]:
         },
         {
             "what": "birth year",
-            "how": "replaced by a ten-year age band at enrolment, with 90 and over together",
+            "how": "replaced by an age band on the last day of data (18-24, 25-34, ... 55-64, "
+            "65+, and Under 18), every age over 64 together",
             "why": "birth year and extreme ages are identifiers",
         },
         {
@@ -631,7 +572,8 @@ def _removed(k: int, collapsed: dict[str, int]) -> list[dict[str, str]]:
             "what": "small categories",
             "how": f"in site and each demographic column, values held by fewer than {k} patients "
             f"are pooled as '{OTHER}' (with the next smallest until the pool has {k}); spellings "
-            f"that differ only in case are merged first. Categories pooled: {pooled}",
+            "that differ only in case or spacing, and the codes and names of one language, are "
+            f"merged first. Categories pooled: {pooled}",
             "why": "a rare value can single a person out",
         },
         {

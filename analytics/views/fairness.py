@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from analytics.access.disclosure import ATTRIBUTES
 from analytics.access.roles import Actor, Context, Role, require_role
 from analytics.views._common import has_table, read_frame
 
@@ -21,8 +22,6 @@ class FairnessOptions:
 
 def fairness_options(ctx: Context, actor: Actor) -> FairnessOptions:
     """Models with held-out predictions to audit, for researchers."""
-    from analytics.models.model_audits import ATTRIBUTES
-
     require_role(ctx, actor, Role.RESEARCHER, action="view_fairness")
     models: tuple[str, ...] = ()
     if has_table(ctx, "heldout_predictions"):

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import polars as pl
 
-from analytics.access.disclosure import disclose, discloses, suppress_small
+from analytics.access.disclosure import Counts, disclose, discloses, passes, suppress_small
 from analytics.access.roles import Actor, Context, Role, require_role
 from analytics.serving import alerts as safety_alerts
 from analytics.views._common import read_frame
@@ -22,9 +22,13 @@ class ClinicOverview:
       median_hours_to_acknowledge.
     - ``by_site`` / ``by_clinician`` (pseudonymous clinician ids): active_patients,
       engaged_7d, engaged_7d_rate, reliable_improvement_rate, recovery_rate,
-      wearable_coverage_rate, suppressed. Every rate follows :func:`discloses` with
-      complementary suppression (:func:`disclose`).
-    - ``weekly``: week, active_patients, engaged_rate, mean_phq9 (last 26 weeks).
+      wearable_coverage_rate, suppressed. Every figure follows the one disclosure rule
+      (:mod:`analytics.access.disclosure`: the rule of the model cards, bias audits and
+      exports too): counts need ``min_cell_size`` patients, rates that many with and
+      without the outcome; complementary suppression under the clinic total and under
+      each site's row; a clinician's figure is hidden where the site's is.
+    - ``weekly``: week, active_patients, engaged_rate, mean_phq9 (last 26 weeks; the mean
+      needs ``min_cell_size`` patients with a PHQ-9 that week).
     - ``retention``: week_since_enrolment, enrolled, engaged_rate.
     - ``alerts_by_clinician``: open and overdue safety alerts per pseudonymous clinician
       (overdue: unacknowledged past ``alert_response_hours`` for the alert's level).
@@ -95,7 +99,8 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
                   ON s.patient_id = d.patient_id
                 WHERE (d.checkins > 0 OR d.messages > 0) AND d.date >= (SELECT min(week) FROM weeks)),
             phq AS (
-                SELECT date_trunc('week', completed_on) AS week, avg(total) AS mean_phq9, count(*) AS phq9_n
+                SELECT date_trunc('week', completed_on) AS week, avg(total) AS mean_phq9,
+                       count(DISTINCT a.patient_id) AS phq9_n
                 FROM assessments_scored a JOIN patient_summary s USING (patient_id)
                 WHERE a.instrument = 'PHQ-9' AND s.site_id IN ({marks})
                   AND a.completed_on >= (SELECT min(week) FROM weeks) GROUP BY 1)
@@ -106,20 +111,12 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
             GROUP BY a.week ORDER BY a.week""",
         sites + sites + sites,
     )
+    # Weeks overlap (a patient is active in many), and no published figure adds them up,
+    # so each week stands alone: the primary rule, no complementary suppression.
+    weekly = disclose(weekly, {"engaged_rate": ("engaged_n", "active_patients")}, n, margins=False)
     weekly = weekly.with_columns(
-        pl.when(
-            (pl.col("active_patients") < n)
-            | (pl.col("engaged_n") < n)
-            | (pl.col("active_patients") - pl.col("engaged_n") < n)
-        )
-        .then(None)
-        .otherwise(pl.col("engaged_rate"))
-        .alias("engaged_rate"),
-        pl.when(pl.col("phq9_n") < n).then(None).otherwise(pl.col("mean_phq9")).alias("mean_phq9"),
-        pl.when(pl.col("active_patients") < n)
-        .then(None)
-        .otherwise(pl.col("active_patients"))
-        .alias("active_patients"),
+        _count_or_none("mean_phq9", "phq9_n", n),
+        _count_or_none("active_patients", "active_patients", n),
     ).drop("phq9_n", "engaged_n")
     retention = read_frame(
         ctx,
@@ -145,28 +142,16 @@ def clinic_overview(ctx: Context, actor: Actor) -> ClinicOverview:
             GROUP BY 1 ORDER BY 1""",
         sites + sites,
     )
-    retention = retention.with_columns(
-        pl.when(
-            (pl.col("enrolled") < n)
-            | (pl.col("engaged_n") < n)
-            | (pl.col("enrolled") - pl.col("engaged_n") < n)
-        )
-        .then(None)
-        .otherwise(pl.col("engaged_rate"))
-        .alias("engaged_rate"),
-        pl.when(pl.col("enrolled") < n).then(None).otherwise(pl.col("enrolled")).alias("enrolled"),
-    ).drop("engaged_n")
+    retention = disclose(retention, {"engaged_rate": ("engaged_n", "enrolled")}, n, margins=False)
+    retention = retention.with_columns(_count_or_none("enrolled", "enrolled", n)).drop("engaged_n")
+    site_table, clinician_table = _site_and_clinician_tables(by_site, by_clinician, n)
     ctx.record(actor, "view_clinic", target="aggregates", detail=f"sites={len(sites)}")
     return ClinicOverview(
         as_of=as_of,
         sites=tuple(sites),
         totals=totals,
-        by_site=_rates(suppress_small(by_site, "active_patients", n, within=None), n, within=None),
-        by_clinician=_rates(
-            suppress_small(by_clinician, "active_patients", n, within="site_id"),
-            n,
-            within="site_id",
-        ),
+        by_site=site_table,
+        by_clinician=clinician_table,
         weekly=weekly,
         retention=retention,
         suppressed_note=f"Groups with fewer than {n} patients, or fewer than {n} with or "
@@ -191,7 +176,8 @@ def _clinic_totals(
     marks = ", ".join("?" * len(sites)) or "NULL"
     raised = read_frame(
         ctx,
-        f"""SELECT '{safety_alerts.MESSAGE_PREFIX}' || f.message_id AS alert_id, f.sent_at AS raised_at
+        f"""SELECT '{safety_alerts.MESSAGE_PREFIX}' || f.message_id AS alert_id, f.sent_at AS raised_at,
+                   f.patient_id
             FROM flagged_messages f JOIN patient_summary s USING (patient_id)
             WHERE s.active AND s.site_id IN ({marks})""",
         sites,
@@ -205,21 +191,25 @@ def _clinic_totals(
     for alert_id, action, at in actions:
         first.setdefault(alert_id, {})[action] = at
     hours: list[float] = []
-    for alert_id, raised_at in raised.iter_rows():
+    patients: set[str] = set()
+    for alert_id, raised_at, patient_id in raised.iter_rows():
         acts = first.get(alert_id, {})
         handled = min(acts.values()) if acts else None
         if handled:
             hours.append((datetime.fromisoformat(handled) - raised_at).total_seconds() / 3600)
+            patients.add(patient_id)
     hours.sort()
+    # A median over the alerts of a few patients describes those patients: the primary
+    # rule counts the patients behind the figure, not the alerts.
     median = (
         None
-        if len(hours) < n
+        if not passes(Counts(rows=len(hours), patients=len(patients)), n)
         else hours[len(hours) // 2]
         if len(hours) % 2
         else (hours[len(hours) // 2 - 1] + hours[len(hours) // 2]) / 2
     )
     return {
-        "active_patients": active if active >= n else None,
+        "active_patients": active if passes(Counts(rows=active), n) else None,
         "engaged_7d_rate": rate("engaged_7d", "active_patients"),
         "reliable_improvement_rate": rate("improved", "improved_known"),
         "recovery_rate": rate("recovered", "recovery_known"),
@@ -237,8 +227,58 @@ RATES = {
 }
 
 
-def _rates(frame: pl.DataFrame, minimum: int, *, within: str | None) -> pl.DataFrame:
+def _count_or_none(column: str, count: str, minimum: int) -> pl.Expr:
+    """``column`` where the ``count`` of patients behind it passes the primary rule."""
+    return (
+        pl.when(
+            pl.col(count).map_elements(
+                lambda c: passes(Counts(rows=c), minimum), return_dtype=pl.Boolean
+            )
+        )
+        .then(pl.col(column))
+        .alias(column)
+    )
+
+
+def _site_and_clinician_tables(
+    by_site: pl.DataFrame, by_clinician: pl.DataFrame, minimum: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The two linked tables: sites under the clinic total, clinicians under their site.
+
+    A figure hidden for a site is hidden for each of its clinicians too: shown, they
+    would add up to the site's and undo its suppression (the site may be hidden only to
+    protect another).
+    """
+    sites = _rates(suppress_small(by_site, "active_patients", minimum), minimum)
+    hidden = {
+        figure: sites.filter(pl.col(figure).is_null())["site_id"]
+        for figure in ("active_patients", *RATES)
+    }
+
+    def under_hidden(figure: str) -> pl.Series:
+        return by_clinician["site_id"].is_in(hidden[figure].implode())
+
+    clinicians = suppress_small(
+        by_clinician,
+        "active_patients",
+        minimum,
+        within="site_id",
+        hide=under_hidden("active_patients"),
+    )
+    clinicians = _rates(
+        clinicians, minimum, within="site_id", hide={r: under_hidden(r) for r in RATES}
+    )
+    return sites, clinicians
+
+
+def _rates(
+    frame: pl.DataFrame,
+    minimum: int,
+    *,
+    within: str | None = None,
+    hide: dict[str, pl.Series] | None = None,
+) -> pl.DataFrame:
     keep = {"engaged_7d"}  # shown as a count beside active_patients, where disclosed
     drop = [c for pair in RATES.values() for c in pair[:1] if c not in keep]
     drop += ["improved_known", "recovery_known"]
-    return disclose(frame, RATES, minimum, within=within).drop(drop)
+    return disclose(frame, RATES, minimum, within=within, hide=hide).drop(drop)

@@ -6,14 +6,16 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from analytics.access.disclosure import age_band
+from analytics.access.disclosure import ATTRIBUTES, age_band, fold_category
 from analytics.access.roles import Actor, Context, Role, require_role
 from analytics.views._common import has_table, read_frame
 
 
 def research_cohort(ctx: Context, actor: Actor) -> pl.DataFrame:
     """De-identified per-patient outcomes: pseudonymous ids, no names, no free text,
-    dates as days since enrolment, birth year as a 10-year band (90+ together)."""
+    dates as days since enrolment, birth year as an age band on the snapshot's as-of date
+    (:func:`~analytics.access.disclosure.age_band`), categories folded as in the audits
+    and the export (``es`` and ``Español`` are Spanish)."""
     require_role(ctx, actor, Role.RESEARCHER, action="view_research")
     frame = read_frame(
         ctx,
@@ -26,13 +28,15 @@ def research_cohort(ctx: Context, actor: Actor) -> pl.DataFrame:
            FROM patient_summary s, snapshot_meta m""",
     )
     ctx.record(actor, "view_research", target="cohort", detail=f"rows={frame.height}")
+    recorded = [a for a in ATTRIBUTES if a in frame.columns]  # all but the derived age band
     return (
         frame.with_columns(
             pl.col("patient_id")
             .map_elements(ctx.pseudonym, return_dtype=pl.String)
             .alias("patient_key"),
             # Age as of the data, not the calendar: the same snapshot, the same bands.
-            age_band(pl.col("birth_year"), ref_year=pl.col("as_of_year")).alias("age_band"),
+            age_band(pl.col("birth_year"), as_of_year=pl.col("as_of_year")).alias("age_band"),
+            *(fold_category(frame[a], a) for a in recorded),
         )
         .drop("patient_id", "birth_year", "as_of_year")
         .select("patient_key", pl.exclude("patient_key"))

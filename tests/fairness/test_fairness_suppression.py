@@ -16,13 +16,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics.fairness import audit_predictions, to_csv, to_html, to_json, write_audit_tables
-from analytics.fairness.suppression import (
+from analytics.access.disclosure import (
     complementary_note,
     outcome_note,
     size_note,
     suppress_table,
 )
+from analytics.fairness import audit_predictions, to_csv, to_html, to_json, write_audit_tables
+from analytics.fairness.suppression import suppress_tables
 
 ZETA = "Zeta"
 # Five patients with scores far from everyone else's: their figures would be distinctive.
@@ -259,3 +260,64 @@ def test_every_shown_group_meets_the_minimum(simulated, k):
     labels = [g.label for g in result.groups]
     assert labels == sorted(labels)  # every group is listed, shown or not
     assert all(itertools.chain(g.label for g in result.suppressed()))
+
+
+def _linked_clinic() -> pl.DataFrame:
+    """Cells of A & B as (positives, negatives), one row per patient. a2 (6 patients)
+    fails the rule; in A's table a1 is hidden to protect it. In the intersection, a3b1
+    is the smallest cell beside a2b1, so per table it would be the one hidden with it,
+    leaving both cells of a1 shown: their sum is a1, and the total minus a1 and a3 is a2."""
+    cells = {
+        ("a1", "b1"): (12, 12),
+        ("a1", "b2"): (12, 12),
+        ("a2", "b1"): (3, 3),
+        ("a3", "b1"): (11, 11),
+        ("a3", "b2"): (40, 40),
+    }
+    rows = [(a, b, 1) for (a, b), (pos, _) in cells.items() for _ in range(pos)]
+    rows += [(a, b, 0) for (a, b), (_, neg) in cells.items() for _ in range(neg)]
+    return pl.DataFrame(
+        {
+            "patient_id": [f"p{i}" for i in range(len(rows))],
+            "A": [r[0] for r in rows],
+            "B": [r[1] for r in rows],
+            "label": pl.Series([r[2] for r in rows], dtype=pl.Int8),
+            "probability": np.linspace(0.01, 0.99, len(rows)),
+        }
+    )
+
+
+def test_an_intersection_cannot_add_up_to_a_hidden_margin():
+    frame = _linked_clinic()
+    y = frame["label"].to_numpy()
+    a, b = frame["A"].to_numpy(), frame["B"].to_numpy()
+    single = [("a1",), ("a2",), ("a3",)]
+    single_rows = [np.flatnonzero(a == v[0]) for v in single]
+    cross = [("a1", "b1"), ("a1", "b2"), ("a2", "b1"), ("a3", "b1"), ("a3", "b2")]
+    cross_rows = [np.flatnonzero((a == u) & (b == v)) for u, v in cross]
+    assert suppress_table(single, single_rows, y, None, 11) == {
+        0: complementary_note(11),
+        1: size_note(11),
+    }
+    # the attack, table by table: both cells of a1 shown
+    alone = suppress_table(cross, cross_rows, y, None, 11)
+    assert 0 not in alone and 1 not in alone and set(alone) == {2, 3}
+    # linked (listed finest first: the order of the tables does not matter)
+    notes = suppress_tables(
+        [(("A", "B"), cross, cross_rows, True), (("A",), single, single_rows, True)], y, None, 11
+    )
+    assert set(notes[1]) == {0, 1}
+    assert notes[0][0] == notes[0][1] == complementary_note(11)  # under the hidden a1
+    assert 2 in notes[0]
+    # and through the whole audit
+    result = audit_predictions(
+        frame,
+        label="label",
+        score="probability",
+        attributes=["A", "B"],
+        intersections=True,
+        n_boot=10,
+        mitigation=None,
+    )
+    hidden = {g.label for g in result.groups if g.suppressed}
+    assert {"A=a1", "A=a2", "A=a1 & B=b1", "A=a1 & B=b2", "A=a2 & B=b1"} <= hidden

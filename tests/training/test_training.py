@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
+from analytics.access.disclosure import AGE_BAND_LABELS
 from analytics.data.ingest import ingest
 from analytics.data.store import DataDir, open_snapshot
 from analytics.models.evaluation import auroc
@@ -140,6 +141,8 @@ def test_heldout_predictions_are_test_period_only_with_audit_columns(trained_cli
         _auroc(outcomes["relapse_risk"], "model").estimate
     )
     assert all(g.patients >= 11 for g in t.groups if not g.suppressed)
+    # the training query's bands are the shared table's (under-18s are not 'Unknown')
+    assert set(h["age_band"]) <= set(AGE_BAND_LABELS)
 
 
 def _hand_made_clinic(folder, rng):
