@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from analytics.fairness import audit_predictions
-from analytics.fairness.bootstrap import draw_counts, prepare, replicate
-from analytics.fairness.metrics import METRICS, auroc, calibration_error, metric_functions
+from analytics.fairness.metrics import METRICS, metric_functions
+from analytics.metrics import draw_counts, prepare, replicate
 
 # Group A, threshold 0.5: flagged = rows 0, 1, 3, 7 -> TP 3 (0, 1, 7), FP 1 (3), FN 1 (2), TN 3.
 A_Y = [1, 1, 1, 0, 0, 0, 0, 1]
@@ -76,18 +76,6 @@ def test_hand_computed_auroc_brier_and_calibration():
     # ten bins, one score each except none: |observed - predicted| summed over bins / 8
     expected = (0.1 + 0.2 + 0.7 + 0.7 + 0.2 + 0.1 + 0.4 + 0.4) / 8
     assert a["calibration_error"].value == pytest.approx(expected)
-
-
-def test_auroc_counts_ties_as_half():
-    assert auroc(np.array([1, 0]), np.array([0.5, 0.5])) == 0.5
-    assert auroc(np.array([1, 1, 0]), np.array([0.7, 0.4, 0.4])) == pytest.approx(0.75)
-    assert np.isnan(auroc(np.array([1, 1]), np.array([0.2, 0.3])))
-
-
-def test_calibration_error_is_zero_when_perfect():
-    y = np.array([1, 0, 0, 0, 1, 1, 1, 0])
-    s = np.array([0.25, 0.25, 0.25, 0.25, 0.75, 0.75, 0.75, 0.75])
-    assert calibration_error(y, s) == pytest.approx(0.0)
 
 
 def test_undefined_metrics_are_missing_not_zero():
