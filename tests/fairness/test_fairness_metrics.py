@@ -118,15 +118,48 @@ def test_bootstrap_replicates_equal_the_definitions_on_the_same_resamples(cluste
 
 
 def test_point_estimates_come_from_fairlearn_metricframe(monkeypatch):
-    import analytics.fairness.audit as audit_module
+    """The per-group figures are the ones fairlearn's MetricFrame returns for the audit's
+    rows. MetricFrame is replaced, where it is looked up, by one that records its inputs
+    and halves every value it returns: the report must show exactly the halves, so a
+    per-group figure computed any other way (or MetricFrame called and then ignored)
+    fails here."""
+    import fairlearn.metrics
 
+    import analytics.fairness.metrics as fairness_metrics
+
+    real_frame = fairlearn.metrics.MetricFrame
     calls = []
-    original = audit_module.point_estimates
 
-    def spy(*args, **kwargs):
-        calls.append(kwargs)
-        return original(*args, **kwargs)
+    class HalvingMetricFrame:
+        def __init__(self, **kwargs):
+            self.real = real_frame(**kwargs)
+            calls.append((kwargs, self.real))
 
-    monkeypatch.setattr(audit_module, "point_estimates", spy)
-    small_audit()
-    assert calls, "per-group estimates must go through fairlearn's MetricFrame"
+        @property
+        def by_group(self):
+            return self.real.by_group.map(lambda values: values * 0.5)
+
+    monkeypatch.setattr(fairlearn.metrics, "MetricFrame", HalvingMetricFrame)
+    monkeypatch.setattr(fairness_metrics, "MetricFrame", HalvingMetricFrame)
+    result = small_audit()
+
+    assert len(calls) == 1, "one MetricFrame for the one attribute audited"
+    kwargs, real = calls[0]
+    # The inputs are the audit's rows (in its own order): each row's group, label, score.
+    sensitive = kwargs["sensitive_features"]
+    given = sorted(zip(sensitive["g"], kwargs["y_true"], kwargs["y_pred"], strict=True))
+    f = frame()
+    assert given == sorted(zip(f["g"], f["y"], f["p"], strict=True))
+    for g in ("A", "B"):
+        computed = dict(zip(METRICS, real.by_group["all"].loc[g], strict=True))
+        reported = result.group(f"g={g}").metrics
+        for m in METRICS:
+            if np.isnan(computed[m]):
+                assert reported[m].value is None, (g, m)
+            else:
+                assert reported[m].value == pytest.approx(0.5 * computed[m]), (g, m)
+    # MetricFrame itself computed the hand-computed answers (before halving).
+    assert real.by_group["all"].loc["A"][METRICS.index("tpr")] == pytest.approx(3 / 4)
+    assert real.by_group["all"].loc["B"][METRICS.index("ppv")] == pytest.approx(1 / 3)
+    # The overall row is not a group and does not come from MetricFrame.
+    assert result.overall.metrics["tpr"].value == pytest.approx(4 / 7)
