@@ -29,7 +29,7 @@ import pandas as pd
 import polars as pl
 
 from analytics.access.disclosure import counts, passes, primary
-from analytics.fairness import bootstrap, calibration, disparity
+from analytics.fairness import calibration, disparity
 from analytics.fairness import coverage as _coverage
 from analytics.fairness import mitigation as _mitigation
 from analytics.fairness.inputs import (
@@ -57,6 +57,7 @@ from analytics.fairness.result import (
 )
 from analytics.fairness.summary import findings
 from analytics.fairness.suppression import suppress_tables
+from analytics.metrics import Replicates, Sample, percentile_interval, prepare, replicate
 
 DEFAULT_VALIDATION_SHARE = 0.5
 # Groups are resampled on this many threads at most (numpy releases the GIL).
@@ -77,8 +78,8 @@ class _Table:
 class _Group:
     result: GroupResult
     rows: np.ndarray
-    reps: bootstrap.Replicates | None = None
-    sample: bootstrap.GroupSample | None = None
+    reps: Replicates | None = None
+    sample: Sample | None = None
     ranges: list[tuple[int, int]] | None = None
 
 
@@ -191,7 +192,7 @@ def _estimate(value: float, reps: np.ndarray | None, confidence: float) -> Estim
         return Estimate(None)
     if reps is None:
         return Estimate(float(value))
-    lo, hi, n = bootstrap.percentile_interval(reps, confidence)
+    lo, hi, n = percentile_interval(reps, confidence)
     return Estimate(float(value), lo, hi, n)
 
 
@@ -359,7 +360,7 @@ def audit_predictions(
     # --- bootstrap every shown group, in parallel (each group has its own stream) -----
     def run(key: tuple[int, int]) -> tuple:
         rows, with_coverage = jobs[key]
-        sample = bootstrap.prepare(
+        sample = prepare(
             y[rows],
             s[rows],
             unit=None if unit is None else unit[rows],
@@ -371,7 +372,7 @@ def audit_predictions(
             else calibration.curve_bins(s[rows], None if unit is None else unit[rows], k)
         )
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
-        reps = bootstrap.replicate(
+        reps = replicate(
             sample,
             n_boot=n_boot,
             rng=rng,

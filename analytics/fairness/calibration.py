@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analytics.fairness.metrics import ECE_BINS, ece_bin
+from analytics.metrics import ECE_BINS, ece_bin
 
 
 def curve_bins(score: np.ndarray, unit: np.ndarray | None, k: int) -> list[tuple[int, int]]:

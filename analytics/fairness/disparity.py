@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from analytics.fairness.bootstrap import percentile_interval
 from analytics.fairness.result import Estimate
+from analytics.metrics import percentile_interval
 
 BAND = (0.8, 1.25)
 

@@ -18,7 +18,7 @@ import numpy as np
 from fairlearn.postprocessing import ThresholdOptimizer
 from sklearn.base import BaseEstimator
 
-from analytics.fairness.metrics import confusion
+from analytics import metrics as _metrics
 
 CONSTRAINTS = {
     "equalized_odds": "equalized odds (equal true and false positive rates)",
@@ -83,20 +83,8 @@ def canonical_objective(objective: str) -> str:
 
 def rates(y: np.ndarray, decision: np.ndarray) -> dict[str, float | None]:
     """The what-if metrics of 0/1 labels and decisions (None where undefined)."""
-    tp, fp, fn, tn = confusion(y, decision)
-    n = tp + fp + fn + tn
-
-    def r(a: int, b: int) -> float | None:
-        return a / b if b else None
-
-    return {
-        "selection_rate": r(tp + fp, n),
-        "tpr": r(tp, tp + fn),
-        "fpr": r(fp, fp + tn),
-        "fnr": r(fn, tp + fn),
-        "ppv": r(tp, tp + fp),
-        "accuracy": r(tp + tn, n),
-    }
+    every = _metrics.rates(y, decision)
+    return {m: None if np.isnan(every[m]) else every[m] for m in WHATIF_METRICS}
 
 
 @dataclass(frozen=True)

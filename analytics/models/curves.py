@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analytics.models.evaluation import calibration_bins
+from analytics.metrics import calibration_bins, pr_points, recall_curve, roc_points
 
 # Held-out prediction columns per method (see analytics/models/registry.py).
 METHOD_COLUMNS = {
@@ -22,28 +22,6 @@ METHOD_COLUMNS = {
 }
 BUDGET_POINTS = np.round(np.linspace(0.01, 0.5, 50), 3)
 CURVE_POINTS = 101  # ROC and PR curves are resampled to this many points
-
-
-def _roc(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-p, kind="stable")
-    y, p = y[order], p[order]
-    # One point per distinct score, so tied scores move together.
-    last = np.r_[np.nonzero(np.diff(p))[0], len(p) - 1]
-    tp = np.cumsum(y)[last]
-    fp = (last + 1) - tp
-    tpr = np.r_[0.0, tp / max(y.sum(), 1)]
-    fpr = np.r_[0.0, fp / max(len(y) - y.sum(), 1)]
-    return fpr, tpr
-
-
-def _pr(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-p, kind="stable")
-    y, p = y[order], p[order]
-    last = np.r_[np.nonzero(np.diff(p))[0], len(p) - 1]
-    tp = np.cumsum(y)[last]
-    recall = tp / max(y.sum(), 1)
-    precision = tp / (last + 1)
-    return recall, precision
 
 
 def _thin(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,23 +48,21 @@ def evaluation_curves(heldout: pd.DataFrame, *, min_bin_rows: int = 11) -> pd.Da
         if len(y) == 0 or y.sum() == 0 or y.sum() == len(y):
             continue
         for curve, (xs, ys) in (
-            ("roc", _thin(*_roc(y, p), CURVE_POINTS)),
-            ("pr", _thin(*_pr(y, p), CURVE_POINTS)),
+            ("roc", _thin(*roc_points(y, p), CURVE_POINTS)),
+            ("pr", _thin(*pr_points(y, p), CURVE_POINTS)),
         ):
             rows += [(method, curve, float(a), float(b)) for a, b in zip(xs, ys, strict=True)]
         for _, n, mean_p, observed in calibration_bins(y, p):
             if n >= min_bin_rows:  # a thin bin's observed rate is noise
                 rows.append((method, "calibration", float(mean_p), float(observed)))
+        # The same per-week quota as the recall_at_Npct metrics, so the curve passes
+        # through the figures in the metrics table.
         weeks = heldout.loc[ok, "as_of"].to_numpy()
-        for budget in BUDGET_POINTS:
-            caught = 0.0
-            for week in np.unique(weeks):
-                mask = weeks == week
-                k = int(np.ceil(budget * mask.sum()))
-                if k:
-                    top = np.argsort(-p[mask], kind="stable")[:k]
-                    caught += y[mask][top].sum()
-            rows.append((method, "budget", float(budget), caught / y.sum()))
+        recall = recall_curve(y, p, weeks, BUDGET_POINTS)
+        rows += [
+            (method, "budget", float(b), float(r))
+            for b, r in zip(BUDGET_POINTS, recall, strict=True)
+        ]
     return pd.DataFrame(rows, columns=["method", "curve", "x", "y"])
 
 

@@ -44,6 +44,7 @@ import skops.io as sio
 
 from analytics.data.store import DataDir
 from analytics.files import write_private
+from analytics.models.curves import evaluation_curves, feature_drift
 from analytics.models.features import FEATURE_NAMES, FEATURES_BY_NAME
 from analytics.models.labels import MODELS
 from analytics.settings import Settings
@@ -209,8 +210,6 @@ DRIFT_FEATURES = 6  # top features by importance shown in the drift chart
 
 def save_reports(path: Path, trained, frame: pd.DataFrame, *, settings: Settings) -> None:
     """Evaluation curves and feature drift beside a saved model, for the Models page."""
-    from analytics.models.curves import evaluation_curves, feature_drift
-
     curves = evaluation_curves(trained.heldout, min_bin_rows=settings.min_cell_size)
     curves.insert(0, "model", trained.name)
     write_private(path / "curves.parquet", curves.to_parquet(index=False))

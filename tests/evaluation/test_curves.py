@@ -8,26 +8,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.models.curves import _pr, _roc, evaluation_curves, feature_drift
+from analytics.metrics import pr_points, recall_at_budget, roc_points
+from analytics.models.curves import CURVE_POINTS, evaluation_curves, feature_drift
 
 
-def test_roc_known_answer_with_ties():
-    y = np.array([1, 0, 1, 0, 0], dtype=float)
-    p = np.array([0.9, 0.8, 0.8, 0.3, 0.1])
-    fpr, tpr = _roc(y, p)
-    # Distinct scores 0.9, 0.8 (tied pair), 0.3, 0.1.
-    assert fpr.tolist() == [0.0, 0.0, pytest.approx(1 / 3), pytest.approx(2 / 3), 1.0]
-    assert tpr.tolist() == [0.0, 0.5, 1.0, 1.0, 1.0]
-    # The area under it equals the Mann-Whitney AUROC with ties counted a half: 5.5/6.
-    assert np.trapezoid(tpr, fpr) == pytest.approx(5.5 / 6)
-
-
-def test_pr_known_answer():
-    y = np.array([1, 0, 1, 0], dtype=float)
-    p = np.array([0.9, 0.7, 0.5, 0.1])
-    recall, precision = _pr(y, p)
-    assert recall.tolist() == [0.5, 0.5, 1.0, 1.0]
-    assert precision.tolist() == [1.0, 0.5, pytest.approx(2 / 3), 0.5]
+def test_roc_and_pr_curves_are_the_shared_ones_thinned():
+    rng = np.random.default_rng(0)
+    n = 400
+    y = (rng.random(n) < 0.3).astype(float)
+    p = np.round(np.clip(0.3 * y + rng.random(n) * 0.7, 0, 1), 3)
+    heldout = pd.DataFrame({"as_of": [date(2026, 1, 4)] * n, "label": y, "probability": p})
+    curves = evaluation_curves(heldout, min_bin_rows=1)
+    for name, points in (("roc", roc_points(y, p)), ("pr", pr_points(y, p))):
+        got = curves[curves.curve == name]
+        assert len(got) <= CURVE_POINTS
+        # Thinning keeps the first and last points and takes the rest from the curve.
+        assert (got.x.iloc[0], got.y.iloc[0]) == (points[0][0], points[1][0])
+        assert (got.x.iloc[-1], got.y.iloc[-1]) == (points[0][-1], points[1][-1])
+        full = set(zip(points[0].tolist(), points[1].tolist(), strict=True))
+        assert set(zip(got.x, got.y, strict=True)) <= full
 
 
 def test_budget_curve_flags_top_share_per_week():
@@ -45,6 +44,22 @@ def test_budget_curve_flags_top_share_per_week():
     # At 20% two rows per week: week 2's second row is the other positive.
     assert budget.loc[0.2] == pytest.approx(2 / 3)
     assert set(curves.method) == {"model"}  # baselines absent from the frame are skipped
+
+
+def test_budget_curve_passes_through_the_recall_in_the_metrics_table():
+    # 25 rows a week: 28% of 25 is 7 (7.000000000000001 in floating point, which a plain
+    # ceil rounds up to 8). The positives rank 7th and 8th, so exactly one is caught.
+    n = 25
+    y = np.zeros(2 * n)
+    y[[6, 7, n + 6, n + 7]] = 1
+    score = np.r_[np.linspace(0.99, 0.01, n), np.linspace(0.99, 0.01, n)]
+    weeks = [date(2026, 1, 4)] * n + [date(2026, 1, 11)] * n
+    heldout = pd.DataFrame({"as_of": weeks, "label": y, "probability": score})
+    budget = evaluation_curves(heldout, min_bin_rows=1).query("curve == 'budget'")
+    budget = budget.set_index("x")["y"]
+    assert budget.loc[0.28] == pytest.approx(1 / 2)
+    for b in (0.1, 0.2, 0.28, 0.5):
+        assert budget.loc[b] == pytest.approx(recall_at_budget(y, score, np.array(weeks), b))
 
 
 def test_calibration_bins_below_min_rows_are_left_out():

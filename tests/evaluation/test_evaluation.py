@@ -1,4 +1,4 @@
-"""Evaluation metrics against hand-computed answers, and the bootstrap's behaviour."""
+"""evaluate(): the shared metrics of a method with patient-level bootstrap intervals."""
 
 from __future__ import annotations
 
@@ -6,73 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from sklearn.metrics import average_precision_score, roc_auc_score
 
-from analytics.models.evaluation import (
-    auprc,
-    auroc,
-    brier,
-    calibration_error,
-    evaluate,
-    flag_at_budget,
-    ppv_at_budget,
-    recall_at_budget,
-)
+from analytics.metrics import auroc, average_precision, brier, budget_metrics, calibration_error
+from analytics.models.evaluation import all_metrics, evaluate
 
-
-def test_auroc_hand_computed_with_a_tie():
-    y = np.array([0, 0, 1, 1, 0, 1])
-    s = np.array([0.1, 0.4, 0.35, 0.8, 0.35, 0.9])
-    # Positive-negative pairs (9): 0.35 vs 0.1 win, vs 0.4 lose, vs 0.35 tie;
-    # 0.8 and 0.9 win all three. (1 + 0 + 0.5 + 3 + 3) / 9.
-    assert auroc(y, s) == pytest.approx(7.5 / 9)
-
-
-def test_auroc_needs_both_classes():
-    assert math.isnan(auroc(np.array([1, 1]), np.array([0.2, 0.3])))
-
-
-def test_auprc_hand_computed():
-    y = np.array([1, 0, 1, 0])
-    s = np.array([0.9, 0.8, 0.7, 0.1])
-    # Thresholds from the top: P=1 at R=0.5, then P=2/3 at R=1 -> 0.5*1 + 0.5*2/3.
-    assert auprc(y, s) == pytest.approx(0.5 + 1 / 3)
-
-
-def test_brier_and_calibration_error_hand_computed():
-    y = np.array([0, 1, 1, 0])
-    p = np.array([0.1, 0.9, 0.6, 0.2])
-    assert brier(y, p) == pytest.approx((0.01 + 0.01 + 0.16 + 0.04) / 4)
-    # Bins: [0.1] -> |0.1-0|, [0.2] -> |0.2-0|, [0.6] -> |0.6-1|, [0.9] -> |0.9-1|.
-    assert calibration_error(y, p) == pytest.approx((0.1 + 0.2 + 0.4 + 0.1) / 4)
-
-
-def test_recall_and_ppv_at_budget_per_as_of_date():
-    # Two weeks of 10 patients; a 20% budget flags the top 2 of each week.
-    score = np.r_[np.linspace(1, 0.1, 10), np.linspace(1, 0.1, 10)]
-    group = np.r_[np.zeros(10), np.ones(10)]
-    y = np.zeros(20)
-    y[[0, 5, 11, 12]] = 1  # week 1: ranks 1, 6; week 2: ranks 2, 3
-    flags = flag_at_budget(score, group, 0.2)
-    assert flags.sum() == 4 and flags[[0, 1, 10, 11]].all()
-    assert recall_at_budget(y, score, group, 0.2) == pytest.approx(2 / 4)
-    assert ppv_at_budget(y, score, group, 0.2) == pytest.approx(2 / 4)
-    # 10% of 10 is exactly 1 per week.
-    assert flag_at_budget(score, group, 0.1).sum() == 2
-
-
-def test_budget_rounds_up_and_breaks_ties_by_row_order():
-    flags = flag_at_budget(np.array([0.5, 0.5, 0.5]), np.zeros(3), 0.1)
-    assert flags.tolist() == [True, False, False]
-
-
-def test_agrees_with_scikit_learn_on_random_data():
-    rng = np.random.default_rng(1)
-    for _ in range(20):
-        y = rng.integers(0, 2, 200)
-        s = np.round(rng.random(200), 2)  # plenty of ties
-        assert auroc(y, s) == pytest.approx(roc_auc_score(y, s))
-        assert auprc(y, s) == pytest.approx(average_precision_score(y, s))
+# The metric definitions are tested in tests/metrics; these are evaluate's own promises.
 
 
 def _data(seed=0, n_patients=60, weeks=5):
@@ -119,20 +57,40 @@ def test_cluster_bootstrap_is_wider_than_a_row_bootstrap_for_repeated_patients()
     assert by_patient.ci_high - by_patient.ci_low > by_row.ci_high - by_row.ci_low
 
 
-def test_bootstrap_counting_path_equals_sorting_each_resample():
-    """The bootstrap's per-resample metrics (counts over one sort) are exactly those of
-    all_metrics on the resampled arrays, ties, repeated rows and text dates included."""
-    from analytics.models.evaluation import _Resampled, all_metrics
+def test_point_estimates_are_the_shared_metrics_in_report_order():
+    y, p, patient, group = _data()
+    rule = np.round(p, 1)  # a ranking score with ties, judged apart from its probability
+    point = all_metrics(y, rule, p, group, (0.1, 0.2))
+    assert point == {
+        "auroc": auroc(y, rule),
+        "auprc": average_precision(y, rule),
+        "brier": brier(y, p),
+        "calibration_error": calibration_error(y, p),
+        **budget_metrics(y, rule, group, (0.1, 0.2)),
+    }
+    ev = evaluate(
+        "rule", y, score=rule, probability=p, patient=patient, group=group, budgets=(0.1, 0.2)
+    )
+    assert {m.metric: m.estimate for m in ev.metrics} == point
 
-    rng = np.random.default_rng(7)
-    n = 2000
-    y = (rng.random(n) < 0.2).astype(float)
-    for score in (np.round(rng.random(n), 2), rng.random(n), np.repeat([0.1, 0.5], n // 2)):
-        group = rng.integers(0, 9, n)
-        for dates in (group, np.array([f"2026-01-{g + 10}" for g in group])):
-            fast = _Resampled(y, score, score, dates, (0.1, 0.2))
-            for _ in range(20):
-                rows = rng.integers(0, n, n)
-                assert fast.metrics(rows) == all_metrics(
-                    y[rows], score[rows], score[rows], dates[rows], (0.1, 0.2)
-                )
+
+def test_labels_and_scores_are_checked():
+    y, p, patient, group = _data()
+    p[3] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        evaluate("m", y, score=p, probability=p, patient=patient, group=group, budgets=(0.1,))
+
+
+def test_intervals_use_only_the_resamples_where_the_metric_is_defined():
+    # Two patients, one with each outcome: half the resamples hold one patient twice and
+    # have no AUROC; the others rank perfectly. Undefined draws must not drag the interval.
+    y = np.array([1, 1, 0, 0])
+    p = np.array([0.9, 0.8, 0.2, 0.1])
+    patient = np.array([1, 1, 2, 2])
+    kw = dict(score=p, probability=p, patient=patient, group=np.zeros(4), budgets=(0.5,))
+    ev = evaluate("m", y, resamples=50, **kw)
+    auc = ev.get("auroc")
+    assert auc.estimate == 1.0 and auc.ci_low == auc.ci_high == 1.0
+    only_negatives = evaluate("m", np.zeros(4), resamples=50, **kw).get("auroc")
+    assert math.isnan(only_negatives.estimate)
+    assert math.isnan(only_negatives.ci_low) and math.isnan(only_negatives.ci_high)

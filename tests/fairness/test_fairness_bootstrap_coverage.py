@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analytics.fairness.bootstrap import percentile_interval, prepare, replicate
+from analytics.metrics import percentile_interval, prepare, replicate
 
 TRUE_TPR = 0.7
 DATASETS = 200

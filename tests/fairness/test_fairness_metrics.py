@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from analytics.fairness import audit_predictions
-from analytics.fairness.bootstrap import draw_counts, prepare, replicate
-from analytics.fairness.metrics import METRICS, auroc, calibration_error, metric_functions
+from analytics.fairness.metrics import METRICS, metric_functions
+from analytics.metrics import draw_counts, prepare, replicate
 
 # Group A, threshold 0.5: flagged = rows 0, 1, 3, 7 -> TP 3 (0, 1, 7), FP 1 (3), FN 1 (2), TN 3.
 A_Y = [1, 1, 1, 0, 0, 0, 0, 1]
@@ -78,18 +78,6 @@ def test_hand_computed_auroc_brier_and_calibration():
     assert a["calibration_error"].value == pytest.approx(expected)
 
 
-def test_auroc_counts_ties_as_half():
-    assert auroc(np.array([1, 0]), np.array([0.5, 0.5])) == 0.5
-    assert auroc(np.array([1, 1, 0]), np.array([0.7, 0.4, 0.4])) == pytest.approx(0.75)
-    assert np.isnan(auroc(np.array([1, 1]), np.array([0.2, 0.3])))
-
-
-def test_calibration_error_is_zero_when_perfect():
-    y = np.array([1, 0, 0, 0, 1, 1, 1, 0])
-    s = np.array([0.25, 0.25, 0.25, 0.25, 0.75, 0.75, 0.75, 0.75])
-    assert calibration_error(y, s) == pytest.approx(0.0)
-
-
 def test_undefined_metrics_are_missing_not_zero():
     f = pl.DataFrame({"y": [0, 0, 0, 1, 1], "p": [0.1, 0.6, 0.2, 0.9, 0.8], "g": list("AAABB")})
     result = audit_predictions(
@@ -130,15 +118,48 @@ def test_bootstrap_replicates_equal_the_definitions_on_the_same_resamples(cluste
 
 
 def test_point_estimates_come_from_fairlearn_metricframe(monkeypatch):
-    import analytics.fairness.audit as audit_module
+    """The per-group figures are the ones fairlearn's MetricFrame returns for the audit's
+    rows. MetricFrame is replaced, where it is looked up, by one that records its inputs
+    and halves every value it returns: the report must show exactly the halves, so a
+    per-group figure computed any other way (or MetricFrame called and then ignored)
+    fails here."""
+    import fairlearn.metrics
 
+    import analytics.fairness.metrics as fairness_metrics
+
+    real_frame = fairlearn.metrics.MetricFrame
     calls = []
-    original = audit_module.point_estimates
 
-    def spy(*args, **kwargs):
-        calls.append(kwargs)
-        return original(*args, **kwargs)
+    class HalvingMetricFrame:
+        def __init__(self, **kwargs):
+            self.real = real_frame(**kwargs)
+            calls.append((kwargs, self.real))
 
-    monkeypatch.setattr(audit_module, "point_estimates", spy)
-    small_audit()
-    assert calls, "per-group estimates must go through fairlearn's MetricFrame"
+        @property
+        def by_group(self):
+            return self.real.by_group.map(lambda values: values * 0.5)
+
+    monkeypatch.setattr(fairlearn.metrics, "MetricFrame", HalvingMetricFrame)
+    monkeypatch.setattr(fairness_metrics, "MetricFrame", HalvingMetricFrame)
+    result = small_audit()
+
+    assert len(calls) == 1, "one MetricFrame for the one attribute audited"
+    kwargs, real = calls[0]
+    # The inputs are the audit's rows (in its own order): each row's group, label, score.
+    sensitive = kwargs["sensitive_features"]
+    given = sorted(zip(sensitive["g"], kwargs["y_true"], kwargs["y_pred"], strict=True))
+    f = frame()
+    assert given == sorted(zip(f["g"], f["y"], f["p"], strict=True))
+    for g in ("A", "B"):
+        computed = dict(zip(METRICS, real.by_group["all"].loc[g], strict=True))
+        reported = result.group(f"g={g}").metrics
+        for m in METRICS:
+            if np.isnan(computed[m]):
+                assert reported[m].value is None, (g, m)
+            else:
+                assert reported[m].value == pytest.approx(0.5 * computed[m]), (g, m)
+    # MetricFrame itself computed the hand-computed answers (before halving).
+    assert real.by_group["all"].loc["A"][METRICS.index("tpr")] == pytest.approx(3 / 4)
+    assert real.by_group["all"].loc["B"][METRICS.index("ppv")] == pytest.approx(1 / 3)
+    # The overall row is not a group and does not come from MetricFrame.
+    assert result.overall.metrics["tpr"].value == pytest.approx(4 / 7)
