@@ -470,10 +470,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from analytics.fairness import (
         AuditInputError,
         audit_predictions,
+        format_for,
         read_predictions,
+        render,
         write_report,
     )
-    from analytics.fairness.report import format_for, render
 
     settings = _settings(args)
     started = time.perf_counter()

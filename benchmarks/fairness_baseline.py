@@ -42,7 +42,7 @@ def fairlearn_bootstrap(frame: pl.DataFrame, *, n_boot: int | None, seed: int = 
     (``n_boot=None``: the point estimates only). Returns the seconds and the groups."""
     from fairlearn.metrics import MetricFrame
 
-    from analytics.fairness.metrics import metric_functions
+    from analytics.fairness._metrics import metric_functions
 
     metrics = metric_functions(0.5)
     y = frame["label"].to_numpy()

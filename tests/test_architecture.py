@@ -166,3 +166,20 @@ def test_every_function_level_import_says_why():
         for n, text in _function_level_imports(path)
     ]
     assert unexplained == []
+
+
+def test_private_modules_are_used_only_inside_their_package():
+    """A package's public surface is its __init__; an underscore module is an
+    implementation detail that only its own package may import."""
+    graph = grimp.build_graph(*PACKAGES)
+    leaks = []
+    for importer in sorted(graph.modules):
+        for imported in graph.find_modules_directly_imported_by(importer):
+            parts = imported.split(".")
+            private = [i for i, part in enumerate(parts) if part.startswith("_")]
+            if not private:
+                continue
+            package = ".".join(parts[: private[0]])
+            if importer != package and not importer.startswith(package + "."):
+                leaks.append(f"{importer} -> {imported}")
+    assert leaks == []

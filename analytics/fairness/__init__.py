@@ -9,17 +9,21 @@ suppression, data coverage, a mitigation what-if and exportable reports.
 See ``docs/fairness-report.md`` for the report's schema.
 """
 
-from analytics.fairness.audit import audit_predictions
-from analytics.fairness.inputs import AuditInputError, read_predictions
-from analytics.fairness.report import to_csv, to_html, to_json, write_report
-from analytics.fairness.result import AuditResult
-from analytics.fairness.tables import write_audit_tables
+from analytics.fairness._audit import audit_predictions
+from analytics.fairness._inputs import AuditInputError, read_predictions
+from analytics.fairness._report import format_for, render, to_csv, to_html, to_json, write_report
+from analytics.fairness._result import AuditResult
+from analytics.fairness._tables import SCHEMA as AUDIT_TABLES_SCHEMA
+from analytics.fairness._tables import write_audit_tables
 
 __all__ = [
+    "AUDIT_TABLES_SCHEMA",
     "AuditInputError",
     "AuditResult",
     "audit_predictions",
+    "format_for",
     "read_predictions",
+    "render",
     "to_csv",
     "to_html",
     "to_json",

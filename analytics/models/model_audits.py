@@ -18,8 +18,8 @@ import polars as pl
 from analytics.access.disclosure import ATTRIBUTES, fold_category
 from analytics.access.keys import patient_pseudonym, pseudonym_key
 from analytics.data.store import DataDir
+from analytics.fairness import AUDIT_TABLES_SCHEMA as FAIRNESS_SCHEMA
 from analytics.fairness import AuditResult, audit_predictions, write_audit_tables
-from analytics.fairness.tables import SCHEMA as FAIRNESS_SCHEMA
 from analytics.settings import Settings
 
 # Coverage measures the audit reports by group: the usual roots of unequal performance.

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from analytics.fairness import AuditInputError, audit_predictions
-from analytics.fairness.disparity import flag
+from analytics.fairness._disparity import flag
 
 
 def test_flag_rule():

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from analytics.fairness import audit_predictions
-from analytics.fairness.metrics import METRICS, metric_functions
+from analytics.fairness._metrics import METRICS, metric_functions
 from analytics.metrics import draw_counts, prepare, replicate
 
 # Group A, threshold 0.5: flagged = rows 0, 1, 3, 7 -> TP 3 (0, 1, 7), FP 1 (3), FN 1 (2), TN 3.
@@ -125,7 +125,7 @@ def test_point_estimates_come_from_fairlearn_metricframe(monkeypatch):
     fails here."""
     import fairlearn.metrics
 
-    import analytics.fairness.metrics as fairness_metrics
+    import analytics.fairness._metrics as fairness_metrics
 
     real_frame = fairlearn.metrics.MetricFrame
     calls = []

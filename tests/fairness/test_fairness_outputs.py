@@ -23,8 +23,8 @@ from analytics.fairness import (
     write_audit_tables,
     write_report,
 )
-from analytics.fairness.report import CSV_COLUMNS
-from analytics.fairness.tables import SCHEMA
+from analytics.fairness._report import CSV_COLUMNS
+from analytics.fairness._tables import SCHEMA
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "fairness-report.md"
 

@@ -23,7 +23,7 @@ from analytics.access.disclosure import (
     suppress_table,
 )
 from analytics.fairness import audit_predictions, to_csv, to_html, to_json, write_audit_tables
-from analytics.fairness.suppression import suppress_tables
+from analytics.fairness._suppression import suppress_tables
 
 ZETA = "Zeta"
 # Five patients with scores far from everyone else's: their figures would be distinctive.

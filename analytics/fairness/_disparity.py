@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analytics.fairness.result import Estimate
+from analytics.fairness._result import Estimate
 from analytics.metrics import percentile_interval
 
 BAND = (0.8, 1.25)

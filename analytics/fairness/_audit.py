@@ -29,10 +29,10 @@ import pandas as pd
 import polars as pl
 
 from analytics.access.disclosure import counts, passes, primary
-from analytics.fairness import calibration, disparity
-from analytics.fairness import coverage as _coverage
-from analytics.fairness import mitigation as _mitigation
-from analytics.fairness.inputs import (
+from analytics.fairness import _calibration as calibration
+from analytics.fairness import _coverage, _mitigation
+from analytics.fairness import _disparity as disparity
+from analytics.fairness._inputs import (
     MISSING,
     AuditInputError,
     as_polars,
@@ -42,8 +42,8 @@ from analytics.fairness.inputs import (
     score_array,
     unit_codes,
 )
-from analytics.fairness.metrics import DISPARITY_METRICS, METRICS, all_metrics, point_estimates
-from analytics.fairness.result import (
+from analytics.fairness._metrics import DISPARITY_METRICS, METRICS, all_metrics, point_estimates
+from analytics.fairness._result import (
     AuditMeta,
     AuditResult,
     CalibrationBin,
@@ -55,8 +55,8 @@ from analytics.fairness.result import (
     WhatIf,
     WhatIfRow,
 )
-from analytics.fairness.summary import findings
-from analytics.fairness.suppression import suppress_tables
+from analytics.fairness._summary import findings
+from analytics.fairness._suppression import suppress_tables
 from analytics.metrics import Replicates, Sample, percentile_interval, prepare, replicate
 
 DEFAULT_VALIDATION_SHARE = 0.5

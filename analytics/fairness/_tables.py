@@ -15,9 +15,9 @@ import json
 import duckdb
 import pyarrow as pa
 
-from analytics.fairness.metrics import METRICS
-from analytics.fairness.report import to_json
-from analytics.fairness.result import AuditResult, Estimate
+from analytics.fairness._metrics import METRICS
+from analytics.fairness._report import to_json
+from analytics.fairness._result import AuditResult, Estimate
 
 _KEY = "audit_id VARCHAR NOT NULL, model VARCHAR, version VARCHAR"
 _METRIC_COLUMNS = ", ".join(f"{m} DOUBLE, {m}_low DOUBLE, {m}_high DOUBLE" for m in METRICS)

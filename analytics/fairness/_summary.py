@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from analytics.fairness.disparity import BAND
-from analytics.fairness.metrics import SHORT
-from analytics.fairness.result import (
+from analytics.fairness._disparity import BAND
+from analytics.fairness._metrics import SHORT
+from analytics.fairness._result import (
     AuditMeta,
     CoverageShare,
     Disparity,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from html import escape
 
-from analytics.fairness import charts
-from analytics.fairness.metrics import DISPARITY_METRICS, METRICS, SHORT
-from analytics.fairness.result import AuditResult, Estimate, GroupResult
+from analytics.fairness import _charts as charts
+from analytics.fairness._metrics import DISPARITY_METRICS, METRICS, SHORT
+from analytics.fairness._result import AuditResult, Estimate, GroupResult
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1100px;

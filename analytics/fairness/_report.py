@@ -15,8 +15,8 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from analytics.fairness import html_report
-from analytics.fairness.result import AuditResult, Estimate, GroupResult
+from analytics.fairness import _html_report as html_report
+from analytics.fairness._result import AuditResult, Estimate, GroupResult
 from analytics.files import csv_safe_row, write_private
 
 SCHEMA = "caseload-insight/fairness-report"

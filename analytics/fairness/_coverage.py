@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from analytics.fairness.inputs import MISSING, AuditInputError, binary_array
+from analytics.fairness._inputs import MISSING, AuditInputError, binary_array
 
 # Recognised column names, tried in order, when the caller names no coverage columns.
 DEFAULT_COVERAGE: tuple[tuple[str, tuple[str, ...]], ...] = (
