@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from analytics.models.features import build_features
 from analytics.models.windows import RECENT, USUAL, usual_range, wearable_days_sql
 
 AS_OF = date(2026, 6, 30)
@@ -73,6 +74,31 @@ def test_usual_range_needs_seven_values():
         ]
     )
     assert usual_range(frame, "sleep_minutes", as_of=AS_OF) is None
+
+
+def test_features_use_the_same_edges_and_minimums(make_warehouse):
+    def features(sleep: dict[int, int]) -> dict:
+        con = make_warehouse(
+            {
+                "patients": [{"patient_id": "p", "clinician_id": "c", "enrolled_on": _day(200)}],
+                "wearable_daily": [
+                    {"patient_id": "p", "date": _day(k), "sleep_minutes": v}
+                    for k, v in sleep.items()
+                ],
+            }
+        )
+        build_features(con, as_of=AS_OF)
+        return con.execute("SELECT * FROM features").df().to_dict("records")[0]
+
+    usual = {14: 400, 20: 420, 30: 440, 40: 460, 50: 480, 60: 500, 73: 520}
+    recent = {0: 300, 3: 360, 6: 420}  # three nights: the minimum
+    row = features({13: 0, 7: 0, 74: 9000, **usual, **recent})
+    assert row["sleep_baseline"] == pytest.approx(460 / 60)
+    assert row["sleep_7d"] == pytest.approx(360 / 60)
+    del usual[73]
+    del recent[6]
+    row = features({**usual, **recent})
+    assert math.isnan(row["sleep_baseline"]) and math.isnan(row["sleep_7d"])
 
 
 def test_a_wearable_day_needs_a_physiological_measure_or_ten_hours_of_wear(make_warehouse):
