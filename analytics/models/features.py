@@ -53,7 +53,13 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from analytics.models.windows import DAILY_MEASURES, RECENT, USUAL, wearable_days_sql
+from analytics.models.windows import (
+    DAILY_MEASURES,
+    RECENT,
+    USUAL,
+    data_as_of,
+    wearable_days_sql,
+)
 from analytics.settings import ClinicalSettings
 
 __all__ = [
@@ -434,8 +440,6 @@ FEATURES_BY_NAME = {f.name: f for f in FEATURES}
 
 def weekly_as_of_dates(con: duckdb.DuckDBPyConnection, *, min_history_days: int = 28) -> list[date]:
     """Every Sunday from ``min_history_days`` after the first data day to the last data day."""
-    from analytics.models.windows import data_as_of
-
     end = data_as_of(con)
     if end is None:
         return []
