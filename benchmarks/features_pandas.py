@@ -16,15 +16,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics.models.features import (
-    BASELINE_WINDOW,
-    CLINICAL_EVENT_KINDS,
-    EPISODE_FEATURES,
-    FEATURE_NAMES,
-    MIN_BASELINE_VALUES,
-    MIN_RECENT_VALUES,
-    MIN_WEAR_MINUTES,
-)
+from analytics.models.features import CLINICAL_EVENT_KINDS, EPISODE_FEATURES, FEATURE_NAMES
+from analytics.models.windows import MIN_WEAR_MINUTES, RECENT, USUAL
 from analytics.settings import ClinicalSettings
 
 
@@ -211,7 +204,7 @@ def _episode_history(
 
 def _windows(daily: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
     g = daily.groupby("patient_id", sort=False)
-    lo, hi = BASELINE_WINDOW
+    lo, hi = USUAL.newest, USUAL.oldest
 
     def roll(col: str | pd.Series, n: int, how: str, shift: int = 0) -> pd.Series:
         s = daily[col] if isinstance(col, str) else col
@@ -224,10 +217,12 @@ def _windows(daily: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
     out = pd.DataFrame({"patient_id": daily["patient_id"], "d": daily["d"]})
     base_n = hi - lo + 1
     for key in ("sleep", "steps", "resting_hr", "hrv", "mood", "anxiety"):
-        n7 = roll(key, 7, "count")
-        out[f"{key}_7d"] = roll(key, 7, "mean").where(n7 >= MIN_RECENT_VALUES)
+        n7 = roll(key, RECENT.days, "count", RECENT.newest)
+        out[f"{key}_7d"] = roll(key, RECENT.days, "mean", RECENT.newest).where(
+            n7 >= RECENT.min_values
+        )
         nb = roll(key, base_n, "count", lo)
-        out[f"{key}_baseline"] = roll(key, base_n, "mean", lo).where(nb >= MIN_BASELINE_VALUES)
+        out[f"{key}_baseline"] = roll(key, base_n, "mean", lo).where(nb >= USUAL.min_values)
         out[f"{key}_delta"] = out[f"{key}_7d"] - out[f"{key}_baseline"]
     for key in ("sleep", "mood"):
         out[f"{key}_sd_14d"] = roll(key, 14, "std").where(roll(key, 14, "count") >= 5)
@@ -258,7 +253,9 @@ def _windows(daily: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
     for n in (7, 14, 28):
         out[f"checkin_days_{n}d"] = roll(checked, n, "sum")
     nb = roll(checked, base_n, "count", lo)
-    out["checkin_days_baseline"] = (7.0 * roll(checked, base_n, "sum", lo) / nb).where(nb >= 14)
+    out["checkin_days_baseline"] = (7.0 * roll(checked, base_n, "sum", lo) / nb).where(
+        nb >= USUAL.min_values
+    )
     out["checkin_delta"] = out["checkin_days_7d"] - out["checkin_days_baseline"]
     last_ck = daily["dn"].where(daily["checkins"] > 0).groupby(daily["patient_id"]).ffill()
     out["days_since_checkin"] = daily["dn"] - last_ck
@@ -271,7 +268,7 @@ def _windows(daily: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.DataFrame:
     n14 = roll("sent_n", 14, "sum")
     out["sentiment_14d"] = (roll("sent_sum", 14, "sum") / n14).where(n14 > 0)
     nbs = roll("sent_n", base_n, "sum", lo)
-    baseline = (roll("sent_sum", base_n, "sum", lo) / nbs).where(nbs > 0)
+    baseline = (roll("sent_sum", base_n, "sum", lo) / nbs).where(nbs >= USUAL.min_values)
     out["sentiment_trend"] = out["sentiment_14d"] - baseline
     out["flags_28d"] = roll("flags", 28, "sum")
     out["wear_days_14d"] = roll(daily["wear_day"].astype(float), 14, "sum")

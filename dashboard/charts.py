@@ -13,6 +13,8 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from analytics.models.windows import UsualRange
+
 OKABE_ITO = {
     "blue": "#0072B2",
     "orange": "#E69F00",
@@ -110,44 +112,35 @@ def metric_timeline(
     title: str,
     unit: str,
     scale: float = 1.0,
-    baseline_days: int = 60,
-    recent_days: int = 14,
+    usual: UsualRange | None = None,
 ) -> go.Figure:
-    """A daily measure against the patient's own baseline band.
+    """A daily measure against the patient's own usual range.
 
-    The band is the mean ± 1 SD over the ``baseline_days`` before the last
-    ``recent_days``, so recent change stands out against the patient's usual range.
+    ``usual`` is that range in the column's units, computed by the analytics layer as of
+    the snapshot's date (the same usual the caseload and the risk reasons quote); the band
+    is drawn from it as given, and left out when there is none (too little history).
     """
     rows = daily.filter(pl.col(column).is_not_null()).sort("date")
     fig = go.Figure()
-    if rows.height:
-        values = (rows[column] * scale).to_list()
-        dates = rows["date"].to_list()
-        last = dates[-1]
-        window = (
-            rows.filter(
-                (pl.col("date") <= last - timedelta(days=recent_days))
-                & (pl.col("date") > last - timedelta(days=recent_days + baseline_days))
-            )[column]
-            * scale
+    if usual is not None:
+        fig.add_hrect(
+            y0=usual.low * scale,
+            y1=usual.high * scale,
+            fillcolor=OKABE_ITO["sky"],
+            opacity=0.2,
+            line_width=0,
+            annotation_text="usual range",
+            annotation_position="top left",
+            annotation_font_size=10,
         )
-        if window.len() >= 7:
-            mean, sd = float(window.mean()), float(window.std() or 0.0)
-            fig.add_hrect(
-                y0=mean - sd,
-                y1=mean + sd,
-                fillcolor=OKABE_ITO["sky"],
-                opacity=0.2,
-                line_width=0,
-                annotation_text="usual range",
-                annotation_position="top left",
-                annotation_font_size=10,
-            )
-            fig.add_hline(y=mean, line_dash="dot", line_color=OKABE_ITO["black"], line_width=1)
+        fig.add_hline(
+            y=usual.mean * scale, line_dash="dot", line_color=OKABE_ITO["black"], line_width=1
+        )
+    if rows.height:
         fig.add_trace(
             go.Scatter(
-                x=dates,
-                y=values,
+                x=rows["date"].to_list(),
+                y=(rows[column] * scale).to_list(),
                 mode="lines+markers",
                 name=title,
                 line={"color": OKABE_ITO["blue"], "width": 1.5},

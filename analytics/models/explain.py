@@ -23,6 +23,7 @@ import pandas as pd
 import shap
 
 from analytics.models.features import FEATURE_NAMES, FEATURES, FEATURES_BY_NAME
+from analytics.models.windows import REACH_DAYS
 
 __all__ = [
     "ADDITIVITY_TOLERANCE",
@@ -127,7 +128,7 @@ def _stream(key: str) -> Callable[[Mapping[str, float]], tuple[float, float, str
         recent, usual = _num(row, f"{key}_7d"), _num(row, f"{key}_baseline")
         name = f"{key}_7d"
         if math.isnan(recent) and math.isnan(usual):
-            return recent, usual, f"No {label.lower()} data in the last 60 days"
+            return recent, usual, f"No {label.lower()} data in the last {REACH_DAYS} days"
         if math.isnan(recent):
             return (
                 recent,

@@ -20,11 +20,13 @@ against an independent pandas implementation on every run).
 
 Choices (documented here because explanations quote them):
 
-- *Recent* means the last 7 days including the as-of date; a recent mean needs at least
-  3 days with a value, otherwise it is missing.
-- A *personal baseline* ("their usual") is the mean over days 15 to 60 before the as-of
-  date, so a change that started in the last two weeks does not hide in its own baseline;
-  it needs at least 7 days with a value. *Delta* is recent minus baseline.
+- *Recent*, *their usual* (the personal baseline), their minimum counts and what counts
+  as a wearable day are the product's one definition in :mod:`analytics.models.windows`
+  (with the clinical reasons): recent is the last 7 days including the as-of date (at
+  least 3 days with a value), usual is days 14-73 before it (at least 7 days with a
+  value), so a change that started in the last two weeks does not hide in its own
+  baseline. *Delta* is recent minus usual. The caseload's "sleep vs usual" and the
+  patient chart's usual band are the same numbers.
 - A wearable day is one with sleep, resting HR or HRV, or at least 10 hours of wear time.
   When several sources report one day, the one worn longest is used (as in the serving
   tables); steps only count on wearable days, so a short-wear, steps-only export does not
@@ -51,15 +53,20 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from analytics.models.windows import (
+    DAILY_MEASURES,
+    RECENT,
+    USUAL,
+    data_as_of,
+    wearable_days_sql,
+)
 from analytics.settings import ClinicalSettings
 
 __all__ = [
-    "BASELINE_WINDOW",
     "EPISODE_FEATURES",
     "EPISODE_HISTORY_SQL",
     "FEATURES",
     "FEATURE_NAMES",
-    "RECENT_DAYS",
     "WINDOW_REACH_DAYS",
     "Feature",
     "build_features",
@@ -67,11 +74,6 @@ __all__ = [
     "weekly_as_of_dates",
 ]
 
-RECENT_DAYS = 7
-BASELINE_WINDOW = (15, 60)  # days before the as-of date, inclusive
-MIN_RECENT_VALUES = 3
-MIN_BASELINE_VALUES = 7
-MIN_WEAR_MINUTES = 600
 # Relapse, hospitalization, crisis contact and self-harm: the clinical events of interest.
 CLINICAL_EVENT_KINDS = ("relapse", "hospitalization", "crisis_contact", "self_harm")
 
@@ -96,14 +98,13 @@ class Feature:
 
 
 def _stream(key: str, label: str, unit: str, decimals: int, what: str) -> tuple[Feature, ...]:
-    lo, hi = BASELINE_WINDOW
     return (
         Feature(
             f"{key}_7d",
             f"{label}, last 7 days",
             unit,
             key,
-            f"mean {what} over the last {RECENT_DAYS} days (at least {MIN_RECENT_VALUES} days)",
+            f"mean {what} over {RECENT.describe()} (at least {RECENT.min_values} days)",
             decimals,
             f"'{label} averaged <7d> {unit} over the last 7 days, <|delta|> {unit} "
             f"below/above their usual <baseline> {unit}'",
@@ -113,7 +114,7 @@ def _stream(key: str, label: str, unit: str, decimals: int, what: str) -> tuple[
             f"usual {label.lower()}",
             unit,
             key,
-            f"mean {what} over days {lo}-{hi} before (at least {MIN_BASELINE_VALUES} days)",
+            f"mean {what} over {USUAL.describe()} (at least {USUAL.min_values} days)",
             decimals,
             "quoted as 'their usual' in the same sentence as the 7-day mean",
         ),
@@ -267,8 +268,8 @@ FEATURES: tuple[Feature, ...] = (
         "usual check-in days per week",
         "days",
         "checkins",
-        f"check-in days per 7 days over days {BASELINE_WINDOW[0]}-{BASELINE_WINDOW[1]} before "
-        "(missing with fewer than 14 days in care then)",
+        f"check-in days per 7 days over {USUAL.describe()} "
+        f"(missing with fewer than {USUAL.min_values} days in care then)",
         1,
         "quoted as 'usually N days a week'",
     ),
@@ -340,7 +341,8 @@ FEATURES: tuple[Feature, ...] = (
         "change in message sentiment",
         "(-1 to +1)",
         "sentiment",
-        "14-day mean sentiment minus the mean over days 15-60 before",
+        f"14-day mean sentiment minus the mean over {USUAL.describe()} "
+        f"(missing with fewer than {USUAL.min_values} scored messages then)",
         2,
         "quoted in the same sentence",
     ),
@@ -438,8 +440,6 @@ FEATURES_BY_NAME = {f.name: f for f in FEATURES}
 
 def weekly_as_of_dates(con: duckdb.DuckDBPyConnection, *, min_history_days: int = 28) -> list[date]:
     """Every Sunday from ``min_history_days`` after the first data day to the last data day."""
-    from analytics.models.windows import data_as_of
-
     end = data_as_of(con)
     if end is None:
         return []
@@ -536,21 +536,11 @@ _SOURCES: dict[str, str] = {
         SELECT patient_id, CAST(checked_in_at AS DATE) AS d, count(*) AS checkins,
                avg(mood) AS mood, avg(anxiety) AS anxiety
         FROM wh.checkins WHERE CAST(checked_in_at AS DATE) BETWEEN $lo AND $hi GROUP BY ALL""",
+    # The valid wearable days and their measures, by the one rule the serving tables use.
     "wd": f"""
-        SELECT patient_id, d,
-               CASE WHEN wear_day THEN sleep END AS sleep,
-               CASE WHEN wear_day THEN steps END AS steps,
-               resting_hr, hrv, wear_day
-        FROM (
-            -- several sources on one day: the one worn longest
-            SELECT patient_id, date AS d,
-                   arg_max(sleep_minutes, coalesce(wear_minutes, 0)) / 60.0 AS sleep,
-                   arg_max(steps, coalesce(wear_minutes, 0)) AS steps,
-                   arg_max(resting_hr, coalesce(wear_minutes, 0)) AS resting_hr,
-                   arg_max(hrv_rmssd_ms, coalesce(wear_minutes, 0)) AS hrv,
-                   (count(sleep_minutes) + count(resting_hr) + count(hrv_rmssd_ms) > 0
-                    OR coalesce(max(wear_minutes), 0) >= {MIN_WEAR_MINUTES}) AS wear_day
-            FROM wh.wearable_daily WHERE date BETWEEN $lo AND $hi GROUP BY ALL)""",
+        SELECT patient_id, date AS d, sleep_minutes / 60.0 AS sleep, steps, resting_hr,
+               hrv_rmssd_ms AS hrv, wear_day
+        FROM ({wearable_days_sql("x.date BETWEEN $lo AND $hi")})""",
     "msg": """
         SELECT patient_id, CAST(sent_at AS DATE) AS d, count(*) AS messages,
                sum(sentiment) AS sent_sum, count(sentiment) AS sent_n,
@@ -788,25 +778,29 @@ class _Rows:
         return np.maximum(0, (self.t - b) - np.maximum(self.t - a, self.start[self.pid]) + 1)
 
 
+# Where each daily measure of analytics.models.windows.DAILY_MEASURES is read: (source, column).
+_STREAM_SOURCES = {
+    "sleep": ("wd", "sleep"),
+    "steps": ("wd", "steps"),
+    "resting_hr": ("wd", "resting_hr"),
+    "hrv": ("wd", "hrv"),
+    "mood": ("ck", "mood"),
+    "anxiety": ("ck", "anxiety"),
+}
+
+
 def _features(rows: _Rows, fetched: dict[str, dict], before: dict) -> dict[str, np.ndarray]:
     """Every feature for ``rows``, as float64 (NaN: missing). Each window is the frame of
     the definition: days [t-a, t-b] around the as-of day t."""
     out: dict[str, np.ndarray] = {}
-    lo_b, hi_b = BASELINE_WINDOW
     src = {name: _Source(cols, rows) for name, cols in fetched.items()}
 
     # numeric streams: the last 7 days, the personal baseline, the change, the spread
-    for key, (name, column) in {
-        "sleep": ("wd", "sleep"),
-        "steps": ("wd", "steps"),
-        "resting_hr": ("wd", "resting_hr"),
-        "hrv": ("wd", "hrv"),
-        "mood": ("ck", "mood"),
-        "anxiety": ("ck", "anxiety"),
-    }.items():
+    for key in DAILY_MEASURES:
+        name, column = _STREAM_SOURCES[key]
         stream = _Stream(src[name], column)
-        out[f"{key}_7d"] = stream.mean(RECENT_DAYS - 1, 0, MIN_RECENT_VALUES)
-        out[f"{key}_baseline"] = stream.mean(hi_b, lo_b, MIN_BASELINE_VALUES)
+        out[f"{key}_7d"] = stream.mean(RECENT.oldest, RECENT.newest, RECENT.min_values)
+        out[f"{key}_baseline"] = stream.mean(USUAL.oldest, USUAL.newest, USUAL.min_values)
         out[f"{key}_delta"] = out[f"{key}_7d"] - out[f"{key}_baseline"]
         if key in ("sleep", "mood"):
             out[f"{key}_sd_14d"] = stream.sd(13, 5)
@@ -847,9 +841,12 @@ def _features(rows: _Rows, fetched: dict[str, dict], before: dict) -> dict[str, 
     days = ck.counts(np.ones(ck.n, dtype=bool))
     for n in (7, 14, 28):
         out[f"checkin_days_{n}d"] = ck.window(days, n - 1).astype(np.float64)
-    base_days = rows.frame_days(hi_b, lo_b)
+    # Every day in care in the usual window is a value (checked in or not).
+    base_days = rows.frame_days(USUAL.oldest, USUAL.newest)
     out["checkin_days_baseline"] = np.where(
-        base_days >= 14, 7.0 * ck.window(days, hi_b, lo_b) / np.maximum(base_days, 1), np.nan
+        base_days >= USUAL.min_values,
+        7.0 * ck.window(days, USUAL.oldest, USUAL.newest) / np.maximum(base_days, 1),
+        np.nan,
     )
     out["checkin_delta"] = out["checkin_days_7d"] - out["checkin_days_baseline"]
     out["days_since_checkin"] = ck.days_since(np.ones(ck.n, dtype=bool), before["checkin_before"])
@@ -865,12 +862,14 @@ def _features(rows: _Rows, fetched: dict[str, dict], before: dict) -> dict[str, 
     scored = msg.ints(msg.cols["sent_n"])
     day_sums = _Stream(msg, "sent_sum")  # mean score = the days' sums / number of scores
 
-    def sentiment(a: int, b: int = 0) -> np.ndarray:
+    def sentiment(a: int, b: int = 0, minimum: int = 1) -> np.ndarray:
         n = msg.window(scored, a, b)
-        return np.where(n > 0, day_sums.total(a, b)[0] / np.maximum(n, 1), np.nan)
+        return np.where(n >= minimum, day_sums.total(a, b)[0] / np.maximum(n, 1), np.nan)
 
     out["sentiment_14d"] = sentiment(13)
-    out["sentiment_trend"] = out["sentiment_14d"] - sentiment(hi_b, lo_b)
+    # Each scored message is a value of the usual tone.
+    usual = sentiment(USUAL.oldest, USUAL.newest, USUAL.min_values)
+    out["sentiment_trend"] = out["sentiment_14d"] - usual
     out["sentiment_available"] = (msg.window(scored, 27) > 0).astype(np.float64)
     out["flags_28d"] = msg.window(msg.ints(msg.cols["flags"]), 27).astype(np.float64)
 

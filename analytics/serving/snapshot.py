@@ -8,11 +8,13 @@ Tables (one row per ...):
 - ``patient_summary`` (patient): care team, demographics, latest PHQ-9/GAD-7 with band and
   date, change from baseline and reliable-change status, item-9 flag and its date, the
   NHS paired outcome, last check-in, check-in adherence over 14 and 28 days, last patient
-  message, unreviewed crisis/concern flags, wearable coverage over 14 days, sleep over the
-  last 7 days against the usual (days 15-74 before; needs 14 nights), mood for each of
-  the last 28 days (a list, None where no check-in).
-- ``patient_daily`` (patient, date): mean mood and anxiety, sleep, steps, resting HR, HRV,
-  patient message count and mean sentiment.
+  message, unreviewed crisis/concern flags, wearable coverage over 14 days (valid
+  wearable days), sleep over the recent week against the usual (the windows and minimum
+  counts of :mod:`analytics.models.windows`, the ones the risk reasons and the patient
+  chart use), mood for each of the last 28 days (a list, None where no check-in).
+- ``patient_daily`` (patient, date): mean mood and anxiety, sleep, steps, resting HR, HRV
+  (wearable measures on valid wearable days only, ``wear_day`` says which), patient
+  message count and mean sentiment.
 - ``assessments_scored`` (assessment): totals with band and item 9.
 - ``flagged_messages`` (patient message flagged concern or crisis, or left unchecked by
   the detector): level, matched phrase,
@@ -34,7 +36,8 @@ Two ways to build them, with the same SQL:
   the old snapshot are exactly those with a newer ``_run_id`` plus those dated after its
   as-of date. From them it recomputes only the (patient, day) rows of ``patient_daily``
   that they touch, appends the new assessments and flagged messages, and rebuilds
-  ``patient_summary`` from bounded inputs: the last 74 days of ``patient_daily``, the
+  ``patient_summary`` from bounded inputs: the last 74 days of ``patient_daily`` (the
+  reach of the usual window), the
   old summary's last check-in and message times against the new rows, questionnaire
   outcomes only for patients with new questionnaires. Scores are recomputed for every
   active patient (the as-of date moved, so every windowed value did) from the last 180
@@ -55,14 +58,15 @@ import polars as pl
 
 from analytics.clinical import band_sql, patient_outcomes, prorated_total_sql
 from analytics.data.contract import CONTRACT_VERSION
+from analytics.models.windows import REACH_DAYS, RECENT, USUAL, wearable_days_sql
 from analytics.serving.alerts import MESSAGE_PREFIX, QUARANTINED_ITEM9_SQL
 from analytics.settings import Settings
 
 # Bump when a serving table's definition changes: a snapshot built by another version is
 # never updated in place, only rebuilt.
-SERVING_VERSION = 3
-# The patient summary's windows reach back this far (the sleep baseline: days 15-74).
-SUMMARY_REACH_DAYS = 74
+SERVING_VERSION = 4
+# The patient summary's windows reach back this far (the usual window's oldest day).
+SUMMARY_REACH_DAYS = REACH_DAYS
 # Tables that only depend on the models, kept by an incremental build.
 AUDIT_TABLES = (
     "heldout_predictions",
@@ -196,16 +200,7 @@ def _daily_sql(keys: str | None) -> str:
                    count(*) AS checkins
             FROM wh.checkins x {only("CAST(x.checked_in_at AS DATE)", "x")}
             WHERE CAST(x.checked_in_at AS DATE) <= $as_of GROUP BY ALL),
-        w AS (
-            -- several sources on one day: keep the one worn longest
-            SELECT x.patient_id, x.date,
-                   arg_max(x.sleep_minutes, coalesce(x.wear_minutes, 0)) AS sleep_minutes,
-                   arg_max(x.steps, coalesce(x.wear_minutes, 0)) AS steps,
-                   arg_max(x.resting_hr, coalesce(x.wear_minutes, 0)) AS resting_hr,
-                   arg_max(x.hrv_rmssd_ms, coalesce(x.wear_minutes, 0)) AS hrv_rmssd_ms,
-                   max(x.wear_minutes) AS wear_minutes
-            FROM wh.wearable_daily x {only("x.date", "x")}
-            WHERE x.date <= $as_of GROUP BY ALL),
+        w AS ({wearable_days_sql("x.date <= $as_of", join=only("x.date", "x"))}),
         m AS (
             SELECT x.patient_id, CAST(x.sent_at AS DATE) AS date, count(*) AS messages,
                    avg(x.sentiment) AS sentiment
@@ -214,6 +209,7 @@ def _daily_sql(keys: str | None) -> str:
             GROUP BY ALL)
         SELECT patient_id, date, c.mood, c.anxiety, c.energy, coalesce(c.checkins, 0) AS checkins,
                w.sleep_minutes, w.steps, w.resting_hr, w.hrv_rmssd_ms, w.wear_minutes,
+               coalesce(w.wear_day, false) AS wear_day,
                coalesce(m.messages, 0) AS messages, m.sentiment
         FROM c FULL JOIN w USING (patient_id, date) FULL JOIN m USING (patient_id, date)
         ORDER BY patient_id, date"""
@@ -250,22 +246,14 @@ def _summary_sql(settings: Settings, since: Since | None) -> str:
             SELECT patient_id,
                    count(*) FILTER (WHERE checkins > 0 AND date > $as_of - 14) AS checkin_days_14d,
                    count(*) FILTER (WHERE checkins > 0 AND date > $as_of - 28) AS checkin_days_28d,
-                   count(*) FILTER (
-                       WHERE date > $as_of - 14
-                         AND (wear_minutes IS NULL OR wear_minutes > 0)
-                         AND coalesce(sleep_minutes, steps, resting_hr, hrv_rmssd_ms, wear_minutes)
-                             IS NOT NULL) AS wear_days_14d
+                   count(*) FILTER (WHERE date > $as_of - 14 AND wear_day) AS wear_days_14d
             FROM recent GROUP BY patient_id),
         last_checkin AS ({last_checkin}),
         last_message AS ({last_message}),
         sleep AS (
-            -- recent week against the patient's usual: days 15-74 before as_of
             SELECT patient_id,
-                   avg(sleep_minutes) FILTER (WHERE date > $as_of - 7) / 60 AS sleep_recent_7d_h,
-                   avg(sleep_minutes) FILTER (WHERE date <= $as_of - 14 AND date > $as_of - 74) / 60
-                       AS sleep_baseline_h,
-                   count(sleep_minutes) FILTER (WHERE date <= $as_of - 14 AND date > $as_of - 74)
-                       AS sleep_baseline_days
+                   {RECENT.mean_sql("sleep_minutes", "date")} / 60 AS sleep_recent_7d_h,
+                   {USUAL.mean_sql("sleep_minutes", "date")} / 60 AS sleep_baseline_h
             FROM recent GROUP BY patient_id),
         mood AS (
             SELECT p.patient_id, list(d.mood ORDER BY g.day) AS mood_28d
@@ -303,10 +291,8 @@ def _summary_sql(settings: Settings, since: Since | None) -> str:
                coalesce(cs.wear_days_14d, 0)
                    / greatest(1, least(14, date_diff('day', p.enrolled_on, $as_of) + 1))
                    AS wearable_coverage_14d,
-               sl.sleep_recent_7d_h,
-               CASE WHEN sl.sleep_baseline_days >= 14 THEN sl.sleep_baseline_h END AS sleep_baseline_h,
-               CASE WHEN sl.sleep_baseline_days >= 14
-                    THEN sl.sleep_recent_7d_h - sl.sleep_baseline_h END AS sleep_change_h,
+               sl.sleep_recent_7d_h, sl.sleep_baseline_h,
+               sl.sleep_recent_7d_h - sl.sleep_baseline_h AS sleep_change_h,
                md.mood_28d
         FROM wh.patients p
         LEFT JOIN outcomes o USING (patient_id)

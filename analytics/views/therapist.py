@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import polars as pl
 
 from analytics.access.roles import Actor, Context, Role, require_own_patient, require_role
 from analytics.models.labels import MODELS
+from analytics.models.windows import DAILY_MEASURES, USUAL, UsualRange, usual_range
 from analytics.serving import alerts as safety_alerts
 from analytics.views._common import has_table, read_frame, reviewed_alerts
 
@@ -161,6 +162,14 @@ class PatientView:
         pl.DataFrame
     )  # message_id, sent_at, crisis_level, crisis_matched, text, status
     notes: pl.DataFrame  # at, author, body
+    # The snapshot's as-of date, which every window of the page is counted back from.
+    as_of: date | None = None
+    # patient_daily column -> the patient's usual range of it (None: too few values), the
+    # band the page's charts shade: the same usual as the caseload's and the risk reasons'.
+    usual: dict[str, UsualRange | None] = field(default_factory=dict)
+    usual_definition: str = (
+        f"mean ± 1 SD over {USUAL.describe()} (at least {USUAL.min_values} days with a value)"
+    )
 
 
 def patient(ctx: Context, actor: Actor, patient_id: str) -> PatientView:
@@ -215,7 +224,11 @@ def patient(ctx: Context, actor: Actor, patient_id: str) -> PatientView:
         schema={"at": pl.String, "author": pl.String, "body": pl.String},
         orient="row",
     )
-    return PatientView(patient_id, summary, assessments, daily, flagged, notes)
+    as_of = read_frame(ctx, "SELECT as_of FROM snapshot_meta")["as_of"][0]
+    usual = {column: usual_range(daily, column, as_of=as_of) for column in DAILY_MEASURES.values()}
+    return PatientView(
+        patient_id, summary, assessments, daily, flagged, notes, as_of=as_of, usual=usual
+    )
 
 
 @dataclass(frozen=True)

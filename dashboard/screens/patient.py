@@ -192,6 +192,7 @@ def _timelines(ctx, view) -> None:
         key="gad7",
     )
     st.subheader("Daily measures against their usual range")
+    st.caption(f"Shaded: their usual range as of {view.as_of}, {view.usual_definition}.")
     specs = [
         ("mood", "Mood (0 worst – 10 best)", "score", 1.0),
         ("anxiety", "Anxiety (0 none – 10 worst)", "score", 1.0),
@@ -210,7 +211,12 @@ def _timelines(ctx, view) -> None:
                 continue
             col.plotly_chart(
                 charts.metric_timeline(
-                    view.daily, column=column, title=title, unit=unit, scale=scale
+                    view.daily,
+                    column=column,
+                    title=title,
+                    unit=unit,
+                    scale=scale,
+                    usual=view.usual.get(column),
                 ),
                 key=f"t_{column}",
             )

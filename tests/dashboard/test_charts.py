@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 import polars as pl
 import pytest
 
+from analytics.models.windows import UsualRange
 from analytics.settings import ClinicalSettings
 from dashboard import charts
 
@@ -52,31 +53,36 @@ def test_score_timeline_filters_instrument_and_handles_none():
     assert len(fig.data) == 0 and len(fig.layout.shapes) == 5
 
 
-def test_metric_timeline_baseline_band_is_mean_plus_minus_sd():
-    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(40)]
-    # 26 usual nights of 420 or 480 min, then 14 recent nights of 300.
-    sleep = [420.0 if i % 2 else 480.0 for i in range(26)] + [300.0] * 14
+def test_metric_timeline_draws_the_usual_range_it_is_given():
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(90)]
+    # The data's own spread would give another band: the chart must not compute one.
+    sleep = [420.0 if i % 2 else 480.0 for i in range(76)] + [300.0] * 14
+    usual = UsualRange(
+        mean=450.0, sd=30.0, n=60, first_day=date(2026, 1, 1), last_day=date(2026, 3, 1)
+    )
     fig = charts.metric_timeline(
         pl.DataFrame({"date": days, "sleep_minutes": sleep}),
         column="sleep_minutes",
         title="Sleep",
         unit="hours",
         scale=1 / 60,
+        usual=usual,
     )
-    band = fig.layout.shapes[0]
-    usual = pl.Series([v / 60 for v in sleep[:26]])
-    assert band.y0 == pytest.approx(usual.mean() - usual.std())
-    assert band.y1 == pytest.approx(usual.mean() + usual.std())
+    band, mean_line = fig.layout.shapes
+    assert (band.y0, band.y1) == pytest.approx((7.0, 8.0))  # (450 ± 30) min in hours
+    assert (mean_line.y0, mean_line.y1) == pytest.approx((7.5, 7.5))
+    assert [a.text for a in fig.layout.annotations] == ["usual range"]
     assert fig.data[0].y[-1] == pytest.approx(5.0)
 
 
-def test_metric_timeline_without_enough_history_has_no_band():
-    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(10)]
+def test_metric_timeline_without_a_usual_range_has_no_band():
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(90)]
     fig = charts.metric_timeline(
-        pl.DataFrame({"date": days, "steps": [1000.0] * 10}),
+        pl.DataFrame({"date": days, "steps": [1000.0] * 90}),
         column="steps",
         title="Steps",
         unit="steps",
+        usual=None,
     )
     assert len(fig.layout.shapes) == 0 and len(fig.data) == 1
 

@@ -34,7 +34,7 @@ def _clinic():
         },
     ]
     wear = []
-    # Baseline window = days 9..54 (15-60 days before day 69): 7 h of sleep on days 20..39.
+    # Usual window = days -4..55 (14-73 days before day 69): 7 h of sleep on days 20..39.
     for d in range(20, 40):
         wear.append({"patient_id": "p1", "date": D0 + timedelta(days=d), "sleep_minutes": 420})
     # Recent window = days 63..69: 5 h on days 65..69, and a steps-only short-wear day.

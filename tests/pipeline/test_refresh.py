@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -164,6 +165,46 @@ def test_patient_daily_aggregates(clinic):
     assert d9[4:6] == (400, 5000)
     assert d9[6] == 1 and d9[7] > 0.3  # one positive message
     assert d10[1] == pytest.approx(6.0) and d10[2] == pytest.approx(4.0) and d10[3] == 2
+
+
+def test_wearable_coverage_and_daily_steps_count_valid_wearable_days_only(base_clinic, write_csv):
+    """The serving tables and the model read one wear-day rule (analytics.models.windows):
+    a steps-only export worn under 10 hours, or for an unknown time, is not a day of
+    wearable data and its steps are not shown as the day's activity."""
+    from analytics.data.store import connect
+    from analytics.models.features import build_features
+
+    def day(d, **values):
+        return {"patient_id": "p1", "date": f"2026-03-{d:02d}", "source": "x", **values}
+
+    wear = [day(d, sleep_minutes=420, steps=6000, wear_minutes=1300) for d in (2, 4, 6)]
+    wear += [day(8, steps=900, wear_minutes=120), day(9, steps=700, wear_minutes=0)]
+    wear += [day(10, steps=500), day(7, steps=9000, wear_minutes=660)]
+    checkins = [{"patient_id": "p1", "checked_in_at": "2026-03-10T09:00:00Z", "mood": 5}]
+    files = [write_csv("wearable_daily.csv", wear), write_csv("checkins.csv", checkins)]
+    assert ingest(files, settings=base_clinic).exit_code == 0
+    refresh(settings=base_clinic)
+    # 03-02, 03-04, 03-06 (sleep) and 03-07 (11 hours' wear); not 03-08, 03-09 or 03-10.
+    assert _summary(base_clinic)["p1"]["wearable_coverage_14d"] == pytest.approx(4 / 14)
+    _, con = open_snapshot(DataDir(base_clinic.data_dir), settings=base_clinic)
+    try:
+        daily = con.execute(
+            """SELECT day(date), steps, wear_day FROM patient_daily
+               WHERE patient_id = 'p1' AND date >= '2026-03-07' ORDER BY date"""
+        ).fetchall()
+    finally:
+        con.close()
+    assert daily == [(7, 9000, True), (8, None, False), (9, None, False), (10, None, False)]
+    con = connect(Path(":memory:"), settings=base_clinic)
+    try:
+        con.execute("ATTACH ? AS wh (READ_ONLY)", [str(DataDir(base_clinic.data_dir).warehouse)])
+        build_features(con, as_of=date(2026, 3, 10))
+        (wear_days,) = con.execute(
+            "SELECT wear_days_14d FROM features WHERE patient_id = 'p1'"
+        ).fetchone()
+    finally:
+        con.close()
+    assert wear_days == 4
 
 
 def test_review_in_workspace_clears_unreviewed_count_at_next_refresh(clinic):
