@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -755,8 +756,6 @@ PATIENT_FIELDS = (
     "item9_last_positive_at",
     "last_checkin_at",
     "checkin_adherence_14d",
-    "unreviewed_crisis_flags",
-    "unreviewed_concern_flags",
 )
 
 
@@ -767,7 +766,10 @@ def cmd_patient(args: argparse.Namespace) -> int:
 
     with _signed_in(args) as (ctx, actor):
         view = views.patient(ctx, actor, args.patient_id)
+        waiting = views.alerts(ctx, actor, patient_id=args.patient_id)
     out = {k: view.summary.get(k) for k in PATIENT_FIELDS}
+    # Live, as the app shows them: alerts nobody has resolved yet, by level.
+    out["unresolved_alerts"] = dict(sorted(Counter(waiting["level"].to_list()).items()))
     print(json.dumps(out, indent=2, default=str))
     return EXIT_OK
 

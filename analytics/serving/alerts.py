@@ -7,8 +7,9 @@ look-back window only decides what counts as a *current* flag on the caseload. E
 action (acknowledge, resolve, re-open) is kept in the workspace with its note; the audit
 trail records the action without the note text.
 
-The alert id is made here and only here (:func:`message_alert_id`,
-:func:`item9_alert_id`); the SQL below builds the same strings from the same prefixes.
+The alert id is made once, by :data:`SAFETY_ALERTS_SQL` when the snapshot is built; every
+reader takes it from there. An alert's status (open, acknowledged, resolved) is live: it is
+read from the workspace at each request, never from the snapshot.
 """
 
 from __future__ import annotations
@@ -26,30 +27,16 @@ from analytics.settings import response_hours
 __all__ = [
     "ACTIONS",
     "LEVELS",
+    "SAFETY_ALERTS_SQL",
     "STATUSES",
     "AlertLevel",
     "act",
     "alert_history",
     "has_completeness",
-    "item9_alert_id",
     "list_alerts",
-    "message_alert_id",
     "overdue_by_clinician",
+    "raised_at_sites",
 ]
-
-MESSAGE_PREFIX = "msg:"
-ITEM9_PREFIX = "item9:"
-
-
-def message_alert_id(message_id: str) -> str:
-    """The alert id of a flagged (or unscreened) patient message."""
-    return f"{MESSAGE_PREFIX}{message_id}"
-
-
-def item9_alert_id(patient_id: str, day: object) -> str:
-    """The alert id of a patient's positive item-9 answer(s) on one clinic day
-    (``day`` a date or YYYY-MM-DD): one alert per day, as it always was."""
-    return f"{ITEM9_PREFIX}{patient_id}:{str(day)[:10]}"
 
 
 @dataclass(frozen=True)
@@ -95,6 +82,7 @@ _SCHEMA = {
     "display_name": pl.String,
     "clinician_id": pl.String,
     "discharged": pl.Boolean,
+    "message_id": pl.String,
     "kind": pl.String,
     "level": pl.String,
     "level_rank": pl.Int8,
@@ -134,13 +122,15 @@ QUARANTINED_ITEM9_SQL = """
                         AND a.instrument = 'PHQ-9')
     QUALIFY row_number() OVER (PARTITION BY patient_id, completed_at ORDER BY reason) = 1"""
 
-# Every alert of the given patients' scope, from the snapshot. A discharged patient's alerts
-# stay with their clinician until resolved: a discharge does not answer a safety signal.
-# Message alerts carry the level the detector gave; item-9 alerts one per patient-day with
-# the day's highest answer, from stored questionnaires and quarantined ones alike.
-_SOURCE_SQL = f"""
-    SELECT '{MESSAGE_PREFIX}' || f.message_id AS alert_id, f.patient_id, s.display_name,
-           s.clinician_id, s.site_id, NOT s.active AS discharged,
+# Every safety alert, made once when the snapshot is built (the ``safety_alerts`` table),
+# with the one alert-id format the workspace records actions under: ``msg:<message_id>``
+# for a flagged or unscreened message, ``item9:<patient_id>:<clinic day>`` for a day's
+# positive item-9 answers. Never rename: stored actions refer to these ids. Message alerts
+# carry the level the detector gave; item-9 alerts one per patient-day with the day's
+# highest answer, from stored questionnaires and quarantined ones alike. {complete} and
+# {held} let a snapshot of an older release that lacks them be read the same way.
+_ALERTS_TEMPLATE = """
+    SELECT 'msg:' || f.message_id AS alert_id, f.patient_id, f.message_id,
            CASE f.crisis_level WHEN 'crisis' THEN 'crisis message'
                 WHEN 'concern' THEN 'concern message' ELSE 'message not screened' END AS kind,
            CASE f.crisis_level WHEN 'crisis' THEN 'crisis' WHEN 'concern' THEN 'concern'
@@ -149,12 +139,10 @@ _SOURCE_SQL = f"""
            CASE WHEN f.crisis_level = 'unchecked'
                 THEN 'the crisis-language detector could not read this message'
                 ELSE 'matched "' || coalesce(f.crisis_matched, '') || '"' END AS detail
-    FROM flagged_messages f JOIN patient_summary s USING (patient_id)
-    WHERE {{scope}}
+    FROM flagged_messages f
     UNION ALL
-    SELECT '{ITEM9_PREFIX}' || a.patient_id || ':' || CAST(a.completed_on AS VARCHAR),
-           a.patient_id, any_value(s.display_name), any_value(s.clinician_id),
-           any_value(s.site_id), NOT any_value(s.active), 'item 9',
+    SELECT 'item9:' || a.patient_id || ':' || CAST(a.completed_on AS VARCHAR),
+           a.patient_id, NULL, 'item 9',
            CASE WHEN max(a.item_9) >= 2 THEN 'item9_high' ELSE 'item9' END,
            min(a.completed_at),
            'PHQ-9 item 9 answered ' || max(a.item_9)
@@ -162,15 +150,26 @@ _SOURCE_SQL = f"""
                             || min(a.reason) || '; an admin can correct and re-ingest it)'
                        WHEN bool_and(a.complete) THEN ''
                        ELSE ' (questionnaire partly answered)' END
-    FROM (SELECT patient_id, completed_at, completed_on, item_9, {{complete}} AS complete,
+    FROM (SELECT patient_id, completed_at, completed_on, item_9, {complete} AS complete,
                  FALSE AS held, NULL AS reason
           FROM assessments_scored WHERE instrument = 'PHQ-9' AND item_9 > 0
           UNION ALL
           SELECT patient_id, completed_at, completed_on, item_9, TRUE, TRUE, reason
-          FROM {{held}}) a
-    JOIN patient_summary s USING (patient_id)
-    WHERE {{scope}}
+          FROM {held}) a
     GROUP BY a.patient_id, a.completed_on"""
+SAFETY_ALERTS_SQL = _ALERTS_TEMPLATE.format(complete="complete", held="quarantined_item9")
+_NO_HELD = (
+    "(SELECT NULL::VARCHAR AS patient_id, NULL::TIMESTAMPTZ AS completed_at, "
+    "NULL::DATE AS completed_on, NULL::INTEGER AS item_9, NULL::VARCHAR AS reason WHERE FALSE)"
+)
+
+# A discharged patient's alerts stay with their clinician until resolved: a discharge
+# does not answer a safety signal.
+_SOURCE_SQL = """
+    SELECT a.alert_id, a.patient_id, s.display_name, s.clinician_id, s.site_id,
+           NOT s.active AS discharged, a.message_id, a.kind, a.level, a.raised_at, a.detail
+    FROM {alerts} a JOIN patient_summary s USING (patient_id)
+    WHERE {scope}"""
 
 
 def has_completeness(ctx: Context) -> bool:
@@ -186,18 +185,13 @@ def has_completeness(ctx: Context) -> bool:
 def _sources(ctx: Context, scope: str, params: list[object]) -> pl.DataFrame:
     cur = cursor(ctx.snapshot, settings=ctx.settings)  # connections are not thread-safe
     try:
-        complete = "complete" if has_completeness(ctx) else "TRUE"
-        # A snapshot built before quarantined item-9 answers were kept has no such table.
-        held = (
-            "quarantined_item9"
-            if has_table(ctx.snapshot, "quarantined_item9")
-            else "(SELECT NULL::VARCHAR AS patient_id, NULL::TIMESTAMPTZ AS completed_at, "
-            "NULL::DATE AS completed_on, NULL::INTEGER AS item_9, NULL::VARCHAR AS reason "
-            "WHERE FALSE)"
-        )
-        sql = _SOURCE_SQL.format(scope=scope, complete=complete, held=held)
-        # The scope appears twice, once per source.
-        return cur.sql(sql, params=params + params).pl()
+        if has_table(ctx.snapshot, "safety_alerts"):
+            alerts = "safety_alerts"
+        else:  # a snapshot of an older release: the same SQL, read in place
+            complete = "complete" if has_completeness(ctx) else "TRUE"
+            held = "quarantined_item9" if has_table(ctx.snapshot, "quarantined_item9") else _NO_HELD
+            alerts = f"({_ALERTS_TEMPLATE.format(complete=complete, held=held)})"
+        return cur.sql(_SOURCE_SQL.format(alerts=alerts, scope=scope), params=params).pl()
     finally:
         cur.close()
 
@@ -396,6 +390,22 @@ def act(ctx: Context, actor: Actor, alert_id: str, action: str, note: str = "") 
         )
     ctx.record(actor, f"{action}_alert", target="alert", patient_id=patient_id)
     return _STATUS_AFTER[action]
+
+
+def raised_at_sites(ctx: Context, sites: list[str]) -> pl.DataFrame:
+    """Every alert of these sites' patients (discharged ones too): alert_id, patient_id,
+    raised_at (UTC). For aggregates a manager sees; access is the caller's to check."""
+    if not sites:
+        return pl.DataFrame(
+            schema={
+                "alert_id": pl.String,
+                "patient_id": pl.String,
+                "raised_at": _SCHEMA["raised_at"],
+            }
+        )
+    marks = ", ".join("?" * len(sites))
+    raw = _sources(ctx, f"s.site_id IN ({marks})", list(sites))
+    return raw.select("alert_id", "patient_id", pl.col("raised_at").dt.convert_time_zone("UTC"))
 
 
 def overdue_by_clinician(

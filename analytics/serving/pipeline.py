@@ -32,7 +32,6 @@ from analytics.data.store import (
     current_snapshot,
     new_snapshot_path,
     open_warehouse,
-    open_workspace,
     pipeline_lock,
     publish_snapshot,
 )
@@ -44,7 +43,6 @@ from analytics.serving.snapshot import (
     build_serving_tables,
     last_run_id,
     models_fingerprint,
-    reviewed_message_ids,
     run_started,
     settings_fingerprint,
     update_serving_tables,
@@ -137,11 +135,6 @@ def refresh(*, settings: Settings, as_of: date | None = None, full: bool = False
         # Create the warehouse schema if this is a fresh directory, then release it so the
         # snapshot connection can attach it read-only.
         open_warehouse(data_dir, settings=settings).close()
-        workspace = open_workspace(data_dir)
-        try:
-            reviewed = reviewed_message_ids(workspace)
-        finally:
-            workspace.close()
         snapshot_id, building = new_snapshot_path(data_dir)
         try:
             probe = connect(Path(":memory:"), settings=settings)
@@ -169,10 +162,10 @@ def refresh(*, settings: Settings, as_of: date | None = None, full: bool = False
                 con.execute("ATTACH ? AS wh (READ_ONLY)", [str(data_dir.warehouse)])
                 if plan.mode == "incremental":
                     recomputed = update_serving_tables(
-                        con, settings=settings, as_of=when, reviewed=reviewed, since=plan.since
+                        con, settings=settings, as_of=when, since=plan.since
                     )
                 else:
-                    build_serving_tables(con, settings=settings, as_of=when, reviewed=reviewed)
+                    build_serving_tables(con, settings=settings, as_of=when)
                 rows = {
                     name: con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
                     for (name,) in con.execute(

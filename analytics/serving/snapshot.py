@@ -8,7 +8,7 @@ Tables (one row per ...):
 - ``patient_summary`` (patient): care team, demographics, latest PHQ-9/GAD-7 with band and
   date, change from baseline and reliable-change status, item-9 flag and its date, the
   NHS paired outcome, last check-in, check-in adherence over 14 and 28 days, last patient
-  message, unreviewed crisis/concern flags, wearable coverage over 14 days (valid
+  message, wearable coverage over 14 days (valid
   wearable days), sleep over the recent week against the usual (the windows and minimum
   counts of :mod:`analytics.models.windows`, the ones the risk reasons and the patient
   chart use), mood for each of the last 28 days (a list, None where no check-in).
@@ -19,6 +19,11 @@ Tables (one row per ...):
 - ``flagged_messages`` (patient message flagged concern or crisis, or left unchecked by
   the detector): level, matched phrase,
   text (for the treating clinician only; access rules apply on read).
+- ``quarantined_item9`` (a PHQ-9 held in quarantine whose item 9 is above 0) and
+  ``safety_alerts`` (alert): every safety alert with its id, kind, level, raised time and
+  detail, made once here (:data:`analytics.serving.alerts.SAFETY_ALERTS_SQL`). Whether an
+  alert is open, acknowledged or resolved is never stored here: the app reads it live
+  from the workspace.
 - ``ingest_history`` (file ingested), ``quarantine`` (quarantined row: where and why, no
   cell values).
 - ``clinicians``, ``snapshot_meta`` (one row: as_of, built_at, contract and serving
@@ -49,22 +54,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import date
 
 import duckdb
-import polars as pl
 
 from analytics.clinical import band_sql, patient_outcomes, prorated_total_sql
 from analytics.data.contract import CONTRACT_VERSION
 from analytics.models.windows import REACH_DAYS, RECENT, USUAL, wearable_days_sql
-from analytics.serving.alerts import MESSAGE_PREFIX, QUARANTINED_ITEM9_SQL
+from analytics.serving.alerts import QUARANTINED_ITEM9_SQL, SAFETY_ALERTS_SQL
 from analytics.settings import Settings
 
 # Bump when a serving table's definition changes: a snapshot built by another version is
 # never updated in place, only rebuilt.
-SERVING_VERSION = 4
+SERVING_VERSION = 5
 # The patient summary's windows reach back this far (the usual window's oldest day).
 SUMMARY_REACH_DAYS = REACH_DAYS
 # Tables that only depend on the models, kept by an incremental build.
@@ -86,18 +89,6 @@ class Since:
 
     as_of: date
     run_id: int
-
-
-def reviewed_message_ids(workspace: sqlite3.Connection) -> list[str]:
-    """Flagged messages a clinician has reviewed (their alert id is ``msg:<message_id>``)
-    and not re-opened since."""
-    rows = workspace.execute(
-        """SELECT alert_id FROM alert_actions a WHERE alert_id LIKE ? || '%'
-             AND id = (SELECT max(id) FROM alert_actions b WHERE b.alert_id = a.alert_id)
-             AND action <> 'reopen'""",
-        [MESSAGE_PREFIX],
-    ).fetchall()
-    return [r[0][len(MESSAGE_PREFIX) :] for r in rows]
 
 
 def settings_fingerprint(settings: Settings) -> str:
@@ -174,12 +165,13 @@ def _assessments_sql(settings: Settings, since: Since | None) -> str:
 
 
 def _flagged_sql(since: Since | None) -> str:
-    """Flagged patient messages on or before as_of, with whether they were reviewed."""
+    """Flagged patient messages on or before as_of. Whether someone has reviewed one is
+    live workspace state (analytics.serving.alerts), never copied into the snapshot."""
     day = "CAST(m.sent_at AS DATE)"
     return f"""
         SELECT m.message_id, m.patient_id, m.sent_at, m.crisis_level, m.crisis_matched,
-               m.language, m.text, r.message_id IS NOT NULL AS reviewed
-        FROM wh.messages m LEFT JOIN reviewed_frame r USING (message_id)
+               m.language, m.text
+        FROM wh.messages m
         WHERE m.sender = 'patient' AND m.crisis_level IN ('concern', 'crisis', 'unchecked')
           AND {day} <= $as_of AND {_changed(since, day, "m")}
         ORDER BY m.sent_at"""
@@ -263,11 +255,6 @@ def _summary_sql(settings: Settings, since: Since | None) -> str:
               ON d.patient_id = p.patient_id AND d.date = g.day
             WHERE p.enrolled_on <= $as_of
             GROUP BY p.patient_id),
-        flags AS (
-            SELECT patient_id,
-                   count(*) FILTER (WHERE crisis_level = 'crisis') AS unreviewed_crisis_flags,
-                   count(*) FILTER (WHERE crisis_level = 'concern') AS unreviewed_concern_flags
-            FROM flagged_messages WHERE NOT reviewed GROUP BY patient_id)
         SELECT p.patient_id, p.clinician_id, p.site_id, p.display_name, p.enrolled_on,
                p.discharged_on,
                p.enrolled_on <= $as_of AND (p.discharged_on IS NULL OR p.discharged_on > $as_of)
@@ -286,8 +273,6 @@ def _summary_sql(settings: Settings, since: Since | None) -> str:
                    / greatest(1, least(28, date_diff('day', p.enrolled_on, $as_of) + 1))
                    AS checkin_adherence_28d,
                lm.last_message_at,
-               coalesce(f.unreviewed_crisis_flags, 0) AS unreviewed_crisis_flags,
-               coalesce(f.unreviewed_concern_flags, 0) AS unreviewed_concern_flags,
                coalesce(cs.wear_days_14d, 0)
                    / greatest(1, least(14, date_diff('day', p.enrolled_on, $as_of) + 1))
                    AS wearable_coverage_14d,
@@ -299,7 +284,6 @@ def _summary_sql(settings: Settings, since: Since | None) -> str:
         LEFT JOIN checkin_stats cs USING (patient_id)
         LEFT JOIN last_checkin lc USING (patient_id)
         LEFT JOIN last_message lm USING (patient_id)
-        LEFT JOIN flags f USING (patient_id)
         LEFT JOIN sleep sl USING (patient_id)
         LEFT JOIN mood md USING (patient_id)
         WHERE p.enrolled_on <= $as_of
@@ -314,17 +298,16 @@ def build_serving_tables(
     *,
     settings: Settings,
     as_of: date,
-    reviewed: list[str],
 ) -> None:
     """Create every serving table in ``con`` (a new, empty snapshot) from attached ``wh``."""
     params = _params(as_of, None)
     con.execute(f"CREATE TABLE assessments_scored AS {_assessments_sql(settings, None)}", params)
     _store_outcomes(con, settings=settings, patients=None)
-    with _reviewed(con, reviewed):
-        con.execute(f"CREATE TABLE flagged_messages AS {_flagged_sql(None)}", params)
+    con.execute(f"CREATE TABLE flagged_messages AS {_flagged_sql(None)}", params)
     con.execute(f"CREATE TABLE patient_daily AS {_daily_sql(None)}", params)
     con.execute(f"CREATE TABLE patient_summary AS {_summary_sql(settings, None)}", params)
     con.execute(f"CREATE TABLE quarantined_item9 AS {QUARANTINED_ITEM9_SQL}", {"as_of": as_of})
+    con.execute(f"CREATE TABLE safety_alerts AS {SAFETY_ALERTS_SQL}")
     _copy_operations(con)
     _write_meta(con, settings=settings, as_of=as_of, mode="full")
     # Risk scores, reasons and model cards (empty tables and a status when no model).
@@ -342,7 +325,6 @@ def update_serving_tables(
     *,
     settings: Settings,
     as_of: date,
-    reviewed: list[str],
     since: Since,
 ) -> dict[str, int]:
     """Bring ``con`` (a copy of the snapshot in service) up to ``as_of`` from attached
@@ -384,17 +366,11 @@ def update_serving_tables(
     )
     con.execute("INSERT INTO assessments_scored SELECT * FROM _new_assessments")
 
-    with _reviewed(con, reviewed):
-        con.execute(f"CREATE TEMP TABLE _new_flags AS {_flagged_sql(since)}", params)
-        con.execute(
-            "DELETE FROM flagged_messages WHERE message_id IN (SELECT message_id FROM _new_flags)"
-        )
-        con.execute("INSERT INTO flagged_messages SELECT * FROM _new_flags")
-        # Reviews happen in the app at any time; a flag is never cleared, only marked.
-        con.execute(
-            """UPDATE flagged_messages f SET reviewed = f.message_id IN
-               (SELECT message_id FROM reviewed_frame)"""
-        )
+    con.execute(f"CREATE TEMP TABLE _new_flags AS {_flagged_sql(since)}", params)
+    con.execute(
+        "DELETE FROM flagged_messages WHERE message_id IN (SELECT message_id FROM _new_flags)"
+    )
+    con.execute("INSERT INTO flagged_messages SELECT * FROM _new_flags")
     done["new flagged messages"] = _count(con, "_new_flags")
 
     # Questionnaire outcomes change only for patients with new questionnaires, or who were
@@ -416,6 +392,8 @@ def update_serving_tables(
     # Small, and a quarantined row can be fixed at any time: rebuilt whole.
     con.execute("DROP TABLE IF EXISTS quarantined_item9")
     con.execute(f"CREATE TABLE quarantined_item9 AS {QUARANTINED_ITEM9_SQL}", {"as_of": as_of})
+    con.execute("DROP TABLE IF EXISTS safety_alerts")
+    con.execute(f"CREATE TABLE safety_alerts AS {SAFETY_ALERTS_SQL}")
     con.execute("DROP TABLE patient_summary")
     con.execute(f"CREATE TABLE patient_summary AS {_summary_sql(settings, since)}", params)
     for table in ("clinicians", "ingest_history", "quarantine", "snapshot_meta", *SCORING_TABLES):
@@ -434,20 +412,6 @@ def update_serving_tables(
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
-
-
-class _reviewed:
-    """The reviewed message ids as ``reviewed_frame`` for the statements inside."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, ids: list[str]) -> None:
-        self.con, self.ids = con, ids
-
-    def __enter__(self) -> None:
-        frame = pl.DataFrame({"message_id": self.ids}, schema={"message_id": pl.String})
-        self.con.register("reviewed_frame", frame)
-
-    def __exit__(self, *exc) -> None:
-        self.con.unregister("reviewed_frame")
 
 
 def _store_outcomes(con: duckdb.DuckDBPyConnection, *, settings: Settings, patients) -> None:

@@ -10,7 +10,7 @@ from analytics.data.store import cursor
 from analytics.data.store import has_table as store_has_table
 from analytics.serving import alerts as safety_alerts
 
-__all__ = ["ALERT_ACTIONS", "has_table", "read_frame", "reviewed_alerts"]
+__all__ = ["ALERT_ACTIONS", "has_table", "read_frame"]
 
 ALERT_ACTIONS = safety_alerts.ACTIONS
 
@@ -35,18 +35,3 @@ def read_frame(
 
 def has_table(ctx: Context, name: str) -> bool:
     return store_has_table(ctx.snapshot, name)
-
-
-def reviewed_alerts(ctx: Context, patient_ids: list[str]) -> dict[str, str]:
-    """Alerts of these patients someone has acknowledged or resolved, with the latest
-    action (live, not as of refresh). A re-opened alert is not handled."""
-    if not patient_ids:
-        return {}
-    marks = ", ".join("?" * len(patient_ids))
-    rows = ctx.workspace.execute(
-        f"""SELECT alert_id, action FROM alert_actions a
-            WHERE patient_id IN ({marks})
-              AND id = (SELECT max(id) FROM alert_actions b WHERE b.alert_id = a.alert_id)""",
-        patient_ids,
-    ).fetchall()
-    return {alert_id: action for alert_id, action in rows if action != "reopen"}

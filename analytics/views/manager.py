@@ -173,26 +173,17 @@ def _clinic_totals(
     def rate(num: str, den: str) -> float | None:
         return sums[num] / sums[den] if discloses(sums.get(num), sums.get(den), n) else None
 
-    marks = ", ".join("?" * len(sites)) or "NULL"
-    raised = read_frame(
-        ctx,
-        f"""SELECT '{safety_alerts.MESSAGE_PREFIX}' || f.message_id AS alert_id, f.sent_at AS raised_at,
-                   f.patient_id
-            FROM flagged_messages f JOIN patient_summary s USING (patient_id)
-            WHERE s.active AND s.site_id IN ({marks})""",
-        sites,
-    )
+    # Every kind of alert counts, as on the Alerts page (message alerts only, before).
+    raised = safety_alerts.raised_at_sites(ctx, list(sites))
     actions = ctx.workspace.execute(
-        "SELECT alert_id, action, min(at) FROM alert_actions WHERE alert_id LIKE ? || '%' "
-        "GROUP BY alert_id, action",
-        [safety_alerts.MESSAGE_PREFIX],
+        "SELECT alert_id, action, min(at) FROM alert_actions GROUP BY alert_id, action"
     ).fetchall()
     first: dict[str, dict[str, str]] = {}
     for alert_id, action, at in actions:
         first.setdefault(alert_id, {})[action] = at
     hours: list[float] = []
     patients: set[str] = set()
-    for alert_id, raised_at, patient_id in raised.iter_rows():
+    for alert_id, patient_id, raised_at in raised.iter_rows():
         acts = first.get(alert_id, {})
         handled = min(acts.values()) if acts else None
         if handled:

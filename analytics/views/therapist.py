@@ -11,7 +11,7 @@ from analytics.access.roles import Actor, Context, Role, require_own_patient, re
 from analytics.models.labels import MODELS
 from analytics.models.windows import DAILY_MEASURES, USUAL, UsualRange, usual_range
 from analytics.serving import alerts as safety_alerts
-from analytics.views._common import has_table, read_frame, reviewed_alerts
+from analytics.views._common import has_table, read_frame
 
 
 def caseload(ctx: Context, actor: Actor, *, search: str | None = None) -> pl.DataFrame:
@@ -40,32 +40,12 @@ def caseload(ctx: Context, actor: Actor, *, search: str | None = None) -> pl.Dat
            ORDER BY s.patient_id""",
         {"clinician": actor.clinician_id, "pattern": pattern},
     )
-    flags = read_frame(
-        ctx,
-        """SELECT f.patient_id, f.message_id, f.crisis_level FROM flagged_messages f
-           JOIN patient_summary s USING (patient_id)
-           WHERE s.clinician_id = ? AND s.active""",
-        [actor.clinician_id],
-    )
-    handled = reviewed_alerts(ctx, frame["patient_id"].to_list())
-    open_flags = (
-        flags.filter(
-            ~pl.col("message_id").map_elements(
-                lambda m: safety_alerts.message_alert_id(m) in handled, return_dtype=pl.Boolean
-            )
-        )
-        if flags.height
-        else flags
-    )
-    per_patient = (
-        open_flags.group_by("patient_id").agg(
-            (pl.col("crisis_level") == "crisis").sum().alias("open_crisis"),
-            (pl.col("crisis_level") == "concern").sum().alias("open_concern"),
-        )
-        if open_flags.height
-        else pl.DataFrame(
-            schema={"patient_id": pl.String, "open_crisis": pl.UInt32, "open_concern": pl.UInt32}
-        )
+    # The same alerts, with the same live status, as the Alerts page: nobody has yet
+    # acknowledged or resolved them.
+    waiting = safety_alerts.list_alerts(ctx, actor).filter(pl.col("status") == "open")
+    per_patient = waiting.group_by("patient_id").agg(
+        (pl.col("level") == "crisis").sum().cast(pl.UInt32).alias("open_crisis"),
+        (pl.col("level") == "concern").sum().cast(pl.UInt32).alias("open_concern"),
     )
     out = frame.join(per_patient, on="patient_id", how="left").with_columns(
         pl.col("open_crisis").fill_null(0), pl.col("open_concern").fill_null(0)
@@ -204,19 +184,11 @@ def patient(ctx: Context, actor: Actor, patient_id: str) -> PatientView:
            WHERE patient_id = ? ORDER BY sent_at DESC""",
         [patient_id],
     )
-    handled = reviewed_alerts(ctx, [patient_id])
-    flagged = (
-        flagged.with_columns(
-            pl.col("message_id")
-            .map_elements(
-                lambda m: handled.get(safety_alerts.message_alert_id(m), "open"),
-                return_dtype=pl.String,
-            )
-            .alias("status")
-        )
-        if flagged.height
-        else flagged.with_columns(pl.lit(None, pl.String).alias("status"))
-    )
+    # Each message's alert status, live, as the Alerts page reads it.
+    status = safety_alerts.list_alerts(
+        ctx, actor, include_resolved=True, patient_id=patient_id
+    ).select("message_id", "status")
+    flagged = flagged.join(status, on="message_id", how="left")
     notes = pl.DataFrame(
         ctx.workspace.execute(
             "SELECT at, author, body FROM notes WHERE patient_id = ? ORDER BY id DESC", [patient_id]
@@ -355,7 +327,8 @@ def alerts(
     levels: tuple[str, ...] | list[str] | None = None,
     patient_id: str | None = None,
 ) -> pl.DataFrame:
-    """Safety alerts for the therapist's active patients, most urgent first; open ones
+    """Safety alerts for the therapist's patients (a discharged one's until resolved), most
+    urgent first; open ones
     stay however old (resolved ones on request). See :func:`analytics.serving.alerts.list_alerts`
     for the columns."""
     return safety_alerts.list_alerts(

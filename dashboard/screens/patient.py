@@ -8,7 +8,6 @@ import streamlit as st
 from analytics import views
 from analytics.access.roles import AccessDenied
 from analytics.clinical import item9_state
-from analytics.serving.alerts import MESSAGE_PREFIX
 from dashboard import charts
 from dashboard.format import ARROWS, html_text
 from dashboard.screens.alerts import alert_card
@@ -99,8 +98,8 @@ def _safety_panel(ctx, actor, view) -> None:
         )
         st.markdown("**Safety alerts** (most urgent first; resolved ones last)")
         for row in rows.iter_rows(named=True):
-            message_id = row["alert_id"].removeprefix(MESSAGE_PREFIX)
-            if not (row["alert_id"].startswith(MESSAGE_PREFIX) and message_id in texts):
+            message_id = row["message_id"]
+            if message_id not in texts:
                 alert_card(ctx, actor, row, key="patient", show_patient=False)
                 continue
             # The message goes in one box with its alert, so it is never read as the

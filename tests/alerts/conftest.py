@@ -13,6 +13,12 @@ from analytics.serving.pipeline import refresh
 ITEMS = [f"item_{i}" for i in range(1, 10)]
 
 
+def item9_alert_id(patient_id: str, day: str) -> str:
+    """The id a day's item-9 alert is stored under (known answer: workspaces hold actions
+    under these ids, so the format made in analytics.serving.alerts must never change)."""
+    return f"item9:{patient_id}:{day}"
+
+
 def phq(patient_id: str, when: str, answers: list[int | None], **extra) -> dict:
     return {
         "patient_id": patient_id,

@@ -8,8 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics.access.roles import actor_for_clinician
-from analytics.serving import alerts as A
 from analytics.views import act_on_alert
+from tests.alerts.conftest import item9_alert_id
 
 
 def _page_script(page: str, data_dir: str, clinician: str, patient: str | None) -> None:
@@ -61,7 +61,7 @@ def test_alerts_page_order_resolve_needs_note_and_history_survives_reload(clinic
     ]
     assert "open " in labels[2] and "day" in labels[2]
 
-    target = A.item9_alert_id("p1", "2026-04-20")
+    target = item9_alert_id("p1", "2026-04-20")
     card = _card(at, target)
     next(b for b in card.button if b.label == "Resolve").click()
     at.run()
@@ -99,7 +99,7 @@ def test_patient_panel_shows_item9_not_answered(clinic):
 @pytest.mark.dates
 def test_show_resolved_keeps_the_history_and_offers_reopen(clinic):
     c1 = actor_for_clinician(clinic, "c1")
-    target = A.item9_alert_id("p1", "2026-03-21")
+    target = item9_alert_id("p1", "2026-03-21")
     act_on_alert(clinic, c1, target, "resolve", "reviewed at session; no current ideation")
     at = _run(clinic.settings.data_dir, "alerts")
     assert all(target not in str(f.key) for e in at.expander for f in e.text_input)

@@ -31,27 +31,8 @@ from analytics.serving import alerts as A
 from analytics.serving.pipeline import refresh
 from analytics.settings import load_settings, response_hours
 from analytics.views import act_on_alert, alerts, caseload, clinic_overview, patient
+from tests.alerts.conftest import ITEMS, item9_alert_id, phq
 from tests.conftest import PATIENTS
-
-ITEMS = [f"item_{i}" for i in range(1, 10)]
-
-
-def phq(patient_id: str, when: str, answers: list[int | None], **extra) -> dict:
-    return {
-        "patient_id": patient_id,
-        "completed_at": when,
-        "instrument": "PHQ-9",
-        **{c: ("" if v is None else v) for c, v in zip(ITEMS, answers, strict=True)},
-        **extra,
-    }
-
-
-def gad(patient_id: str, when: str, answers: list[int | None]) -> dict:
-    row = {"patient_id": patient_id, "completed_at": when, "instrument": "GAD-7"}
-    row.update({c: ("" if v is None else v) for c, v in zip(ITEMS[:7], answers, strict=True)})
-    row.update({"item_8": "", "item_9": ""})
-    return row
-
 
 # --- proration: known answers at each allowed count of blanks, refusal past it ----------
 
@@ -131,7 +112,7 @@ def test_partial_questionnaires_are_stored_not_quarantined(clinic, wh_query):
 def test_one_blank_item_and_item9_of_2_raises_an_open_alert(clinic):
     c1 = actor_for_clinician(clinic, "c1")
     rows = alerts(clinic, c1).filter(pl.col("patient_id") == "p1")
-    item9 = rows.filter(pl.col("alert_id") == A.item9_alert_id("p1", "2026-04-20"))
+    item9 = rows.filter(pl.col("alert_id") == item9_alert_id("p1", "2026-04-20"))
     assert item9.height == 1
     assert item9["status"][0] == "open"
     assert item9["level"][0] == "item9_high"
@@ -140,7 +121,7 @@ def test_one_blank_item_and_item9_of_2_raises_an_open_alert(clinic):
 
 def test_item9_answer_40_days_old_and_unreviewed_is_still_an_open_alert(clinic):
     c1 = actor_for_clinician(clinic, "c1")
-    old = alerts(clinic, c1).filter(pl.col("alert_id") == A.item9_alert_id("p1", "2026-03-21"))
+    old = alerts(clinic, c1).filter(pl.col("alert_id") == item9_alert_id("p1", "2026-03-21"))
     assert old.height == 1 and old["status"][0] == "open" and old["level"][0] == "item9"
 
 
@@ -168,7 +149,7 @@ def test_age_is_counted_from_when_the_alert_was_raised(clinic):
     c1 = actor_for_clinician(clinic, "c1")
     now = datetime(2026, 5, 2, 9, 0, tzinfo=UTC)
     rows = A.list_alerts(clinic, c1, now=now)
-    old = rows.filter(pl.col("alert_id") == A.item9_alert_id("p1", "2026-03-21"))
+    old = rows.filter(pl.col("alert_id") == item9_alert_id("p1", "2026-03-21"))
     assert old["age_days"][0] == 42 and old["age_text"][0] == "open 42 days"
 
 
@@ -182,7 +163,7 @@ def test_filters_by_level_and_patient(clinic):
 
 def test_resolve_needs_a_note_and_history_keeps_who_what_when(clinic):
     c1 = actor_for_clinician(clinic, "c1")
-    target = A.item9_alert_id("p1", "2026-04-20")
+    target = item9_alert_id("p1", "2026-04-20")
     with pytest.raises(ValueError, match="Resolving an alert needs a note"):
         act_on_alert(clinic, c1, target, "resolve", "   ")
     assert act_on_alert(clinic, c1, target, "acknowledge", "called, safe tonight") == "acknowledged"
@@ -213,9 +194,7 @@ def test_resolve_needs_a_note_and_history_keeps_who_what_when(clinic):
 
 def test_history_time_is_in_the_clinic_zone(clinic):
     c1 = actor_for_clinician(clinic, "c1")
-    target = A.message_alert_id(
-        alerts(clinic, c1, levels=["crisis"])["alert_id"][0].removeprefix(A.MESSAGE_PREFIX)
-    )
+    target = alerts(clinic, c1, levels=["crisis"])["alert_id"][0]
     act_on_alert(clinic, c1, target, "acknowledge", "rang")
     zoned = Context.open(replace(clinic.settings, clinic_timezone="America/New_York"))
     try:
@@ -228,7 +207,7 @@ def test_history_time_is_in_the_clinic_zone(clinic):
 def test_other_clinicians_alert_is_refused(clinic):
     c2 = actor_for_clinician(clinic, "c2")
     with pytest.raises(AccessDenied):
-        act_on_alert(clinic, c2, A.item9_alert_id("p1", "2026-04-20"), "acknowledge", "x")
+        act_on_alert(clinic, c2, item9_alert_id("p1", "2026-04-20"), "acknowledge", "x")
 
 
 def test_overdue_per_level_and_per_clinician(clinic):
@@ -241,7 +220,7 @@ def test_overdue_per_level_and_per_clinician(clinic):
     assert early.filter(pl.col("level") == "crisis")["overdue"][0] is False
     assert late.filter(pl.col("level") == "crisis")["overdue"][0] is True
     # the item-9 alert of 2026-04-20 09:00 is 24 h late by 2026-04-21 09:00
-    item9 = A.item9_alert_id("p1", "2026-04-20")
+    item9 = item9_alert_id("p1", "2026-04-20")
     assert (
         A.list_alerts(clinic, c1, now=datetime(2026, 4, 21, 8, tzinfo=UTC)).filter(
             pl.col("alert_id") == item9
@@ -295,7 +274,7 @@ def test_caseload_why_gives_the_safety_reason(clinic):
 def test_cli_alerts_json_lists_the_clinicians_alerts(clinic, capsys):
     data_dir = str(clinic.settings.data_dir)
     c1 = actor_for_clinician(clinic, "c1")
-    act_on_alert(clinic, c1, A.item9_alert_id("p1", "2026-04-20"), "acknowledge", "rang")
+    act_on_alert(clinic, c1, item9_alert_id("p1", "2026-04-20"), "acknowledge", "rang")
     assert cli.main(["alerts", "--as", "ada@example.org", "--json", "--data-dir", data_dir]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [a["level"] for a in out] == ["crisis", "item9_high", "item9", "concern", "not_screened"]
@@ -400,7 +379,10 @@ def test_a_snapshot_from_before_partial_questionnaires_still_serves_alerts(clini
     path = current_snapshot(DataDir(settings.data_dir)).path
     con = duckdb.connect(str(path))
     try:
+        # An older release's snapshot: no completeness, and alerts not yet materialised.
         con.execute("ALTER TABLE assessments_scored DROP COLUMN complete")
+        con.execute("DROP TABLE safety_alerts")
+        con.execute("DROP TABLE quarantined_item9")
     finally:
         con.close()
     ctx = Context.open(settings)
@@ -416,7 +398,7 @@ def test_a_snapshot_from_before_partial_questionnaires_still_serves_alerts(clini
 
 def test_cli_alerts_text_shows_level_age_and_history(clinic, capsys):
     c1 = actor_for_clinician(clinic, "c1")
-    act_on_alert(clinic, c1, A.item9_alert_id("p1", "2026-03-21"), "resolve", "seen in session")
+    act_on_alert(clinic, c1, item9_alert_id("p1", "2026-03-21"), "resolve", "seen in session")
     data_dir = str(clinic.settings.data_dir)
     assert cli.main(["alerts", "--as", "ada@example.org", "--data-dir", data_dir]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -469,7 +451,7 @@ def test_a_quarantined_phq9_still_raises_its_item9_alert(base_clinic, write_csv)
     )
     assert result.files[0].stored == 0 and result.files[0].quarantined == 2
     refresh(settings=base_clinic)
-    aid = A.item9_alert_id("p1", "2026-03-02")
+    aid = item9_alert_id("p1", "2026-03-02")
     rows = _alerts_of(base_clinic, "c1")
     held = rows.filter(pl.col("alert_id") == aid)
     assert held.height == 1 and held["status"][0] == "open"

@@ -59,7 +59,8 @@ def facts(clinic):
         roles = {role: c for c, role, _ in people}
         flagged = con.execute(
             """SELECT clinician_id FROM patient_summary
-               WHERE active AND (item9_flag_current OR unreviewed_crisis_flags > 0)
+               WHERE active AND (item9_flag_current OR patient_id IN
+                   (SELECT patient_id FROM flagged_messages WHERE crisis_level = 'crisis'))
                ORDER BY clinician_id LIMIT 1"""
         ).fetchone()
     finally:

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from analytics.access.roles import Context, actor_for_clinician
 from analytics.data.ingest import ingest
-from analytics.data.store import DataDir, open_snapshot, open_workspace
+from analytics.data.store import DataDir, open_snapshot
 from analytics.serving.pipeline import EmptyWarehouseError, refresh
+from analytics.views import act_on_alert, alerts, caseload
 
 
 def _phq(patient, when, items):
@@ -127,7 +129,8 @@ def test_patient_summary_known_answers(clinic):
     # Enrolled 2026-01-05, so the 28-day window is whole: 10 days of 28.
     assert p1["checkin_adherence_28d"] == pytest.approx(10 / 28)
     assert p1["wearable_coverage_14d"] == pytest.approx(7 / 14)
-    assert p1["unreviewed_crisis_flags"] == 1 and p1["unreviewed_concern_flags"] == 0
+    # item 9 answered 2 on 02-01 and 1 on 03-01: two alerts, neither expires
+    assert _alert_levels(clinic, "p1") == ["crisis", "item9", "item9_high"]
     assert p1["last_checkin_at"].replace(tzinfo=None) == datetime(2026, 3, 10, 20, 0)
     assert p1["last_message_at"].replace(tzinfo=None) == datetime(2026, 3, 9, 8, 0)
     assert p1["site_id"] == "north" and p1["active"] is True
@@ -144,7 +147,7 @@ def test_patient_summary_known_answers(clinic):
     assert p2["phq9_change"] is None  # a single assessment is not a follow-up
     assert p2["item9_flag_current"] is False
     assert p2["checkin_adherence_14d"] == 0 and p2["last_checkin_at"] is None
-    assert p2["unreviewed_concern_flags"] == 1
+    assert _alert_levels(clinic, "p2") == ["concern"]
     # p3 has no data at all and still appears, with empty scores.
     assert s["p3"]["phq9_latest_total"] is None and s["p3"]["wearable_coverage_14d"] == 0
 
@@ -207,40 +210,47 @@ def test_wearable_coverage_and_daily_steps_count_valid_wearable_days_only(base_c
     assert wear_days == 4
 
 
-def test_review_in_workspace_clears_unreviewed_count_at_next_refresh(clinic):
+def test_a_review_counts_at_once_and_the_alert_stays_in_the_snapshot(clinic):
+    """Alert status is live workspace state: acknowledging the crisis message takes it off
+    the caseload's "to review" count without a refresh, and the snapshot's alert row is
+    never cleared (it was a count frozen at refresh time before)."""
     refresh(settings=clinic)
-    _, con = open_snapshot(DataDir(clinic.data_dir), settings=clinic)
+    ctx = Context.open(clinic)
     try:
-        (message_id,) = con.execute(
-            "SELECT message_id FROM flagged_messages WHERE crisis_level = 'crisis'"
-        ).fetchone()
+        c1 = actor_for_clinician(ctx, "c1")
+        reasons = _reasons(ctx, c1)
+        assert "1 crisis message(s) to review" in reasons["p1"]
+        (aid,) = alerts(ctx, c1, levels=["crisis"])["alert_id"].to_list()
+        act_on_alert(ctx, c1, aid, "acknowledge", "called")
+        assert "crisis message" not in _reasons(ctx, c1)["p1"]
+        assert alerts(ctx, c1, levels=["crisis"])["status"].to_list() == ["acknowledged"]
+    finally:
+        ctx.close()
+    # item 9 answered 2 on 02-01 and 1 on 03-01: two alerts, neither expires
+    assert _alert_levels(clinic, "p1") == ["crisis", "item9", "item9_high"]
+
+
+def _reasons(ctx, actor) -> dict[str, str]:
+    rows = caseload(ctx, actor).select("patient_id", "safety_reasons").rows()
+    return {pid: reasons or "" for pid, reasons in rows}
+
+
+def _alert_levels(settings, patient_id: str) -> list[str]:
+    _, con = open_snapshot(DataDir(settings.data_dir), settings=settings)
+    try:
+        rows = con.execute(
+            "SELECT level FROM safety_alerts WHERE patient_id = ? ORDER BY level", [patient_id]
+        ).fetchall()
     finally:
         con.close()
-    ws = open_workspace(DataDir(clinic.data_dir))
-    with ws:
-        ws.execute(
-            "INSERT INTO alert_actions (alert_id, patient_id, action, note, actor, at) VALUES (?, ?, 'review', 'called', 'c1', '2026-03-11')",
-            [f"msg:{message_id}", "p1"],
-        )
-    ws.close()
-    refresh(settings=clinic)
-    s = _summary(clinic)
-    assert s["p1"]["unreviewed_crisis_flags"] == 0
-    _, con = open_snapshot(DataDir(clinic.data_dir), settings=clinic)
-    try:
-        # The flag itself is never cleared: it stays listed, marked reviewed.
-        assert con.execute(
-            "SELECT crisis_level, reviewed FROM flagged_messages WHERE message_id = ?", [message_id]
-        ).fetchone() == ("crisis", True)
-    finally:
-        con.close()
+    return [r[0] for r in rows]
 
 
 def test_as_of_excludes_later_data(clinic):
     refresh(settings=clinic, as_of=date(2026, 3, 5))
     p1 = _summary(clinic)["p1"]
     assert p1["checkin_adherence_14d"] == pytest.approx(5 / 14)
-    assert p1["unreviewed_crisis_flags"] == 0  # the message came on 03-08
+    assert "crisis" not in _alert_levels(clinic, "p1")  # the message came on 03-08
 
 
 def test_settings_thresholds_reach_the_summary(clinic):
