@@ -20,6 +20,7 @@ from analytics.access.keys import patient_pseudonym, pseudonym_key
 from analytics.data.store import DataDir
 from analytics.fairness import AUDIT_TABLES_SCHEMA as FAIRNESS_SCHEMA
 from analytics.fairness import AuditResult, audit_predictions, write_audit_tables
+from analytics.models import registry
 from analytics.settings import Settings
 
 # Coverage measures the audit reports by group: the usual roots of unequal performance.
@@ -46,7 +47,6 @@ DEFAULT_INTERSECTIONS = (("insurance", "rurality"), ("race_ethnicity", "primary_
 
 def heldout_for_snapshot(data_dir: DataDir) -> pd.DataFrame:
     """Every current model's held-out predictions, pseudonymised, with coverage flags."""
-    from analytics.models import registry
 
     key = pseudonym_key(data_dir.root)
     frames = []
@@ -81,7 +81,6 @@ def _fold_categories(frame: pd.DataFrame) -> pd.DataFrame:
 
 def thresholds_for(data_dir: DataDir, model: str, *, settings: Settings) -> dict[float, float]:
     """Score threshold per alert budget, from the model's stored tier thresholds."""
-    from analytics.models import registry
 
     loaded = registry.load_current(data_dir, model)
     budgets = tuple(settings.alert_budgets)

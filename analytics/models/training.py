@@ -50,7 +50,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from analytics.access.disclosure import ATTRIBUTES, age_band_sql, fold_category, suppress_table
-from analytics.models.evaluation import Evaluation, calibration_bins, evaluate
+from analytics.data.store import DataDir, connect, open_warehouse, pipeline_lock
+from analytics.models import registry
+from analytics.models.evaluation import Evaluation, auroc, brier, calibration_bins, evaluate
+from analytics.models.explain import tree_shap
 from analytics.models.features import (
     FEATURE_NAMES,
     build_features,
@@ -58,6 +61,8 @@ from analytics.models.features import (
     weekly_as_of_dates,
 )
 from analytics.models.labels import MODELS, build_labels, eligible_sql
+from analytics.models.scoring import coverage_notes
+from analytics.models.windows import data_as_of
 from analytics.settings import Settings
 
 __all__ = [
@@ -175,7 +180,6 @@ class TrainingData:
 
 def load_training_data(con: duckdb.DuckDBPyConnection, *, settings: Settings) -> TrainingData:
     """Build features and labels from the warehouse attached to ``con`` as ``wh``."""
-    from analytics.models.windows import data_as_of
 
     data_end = data_as_of(con)
     dates = weekly_as_of_dates(con)
@@ -327,8 +331,6 @@ def fit_model(
     resamples: int = 500,
 ) -> TrainedModel:
     """Split, fit, calibrate, compare with the baselines and evaluate one model."""
-    from analytics.models.explain import tree_shap
-    from analytics.models.scoring import coverage_notes
 
     spec = MODELS[name]
     need = int(settings.min_positive_labels)
@@ -553,7 +555,6 @@ def _group_metrics(heldout: pd.DataFrame, *, min_cell: int) -> tuple[GroupMetric
     """The card's groups: categories folded, and suppressed, as in the bias audit of the
     same predictions; the card also shows the test totals, so each attribute's groups
     are suppressed with the totals as their margin (complementary)."""
-    from analytics.models.evaluation import auroc, brier
 
     y = heldout["label"].to_numpy(dtype=np.int8)
     p = heldout["probability"].to_numpy(dtype=np.float64)
@@ -614,8 +615,6 @@ def train_models(
     A model with too little data is refused (recorded in the registry, so the next
     refresh shows its scores as unavailable with the reason); the others still train.
     """
-    from analytics.data.store import DataDir, connect, open_warehouse, pipeline_lock
-    from analytics.models import registry
 
     unknown = [m for m in models if m not in MODELS]
     if unknown:

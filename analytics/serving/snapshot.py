@@ -61,6 +61,10 @@ import duckdb
 
 from analytics.clinical import band_sql, patient_outcomes, prorated_total_sql
 from analytics.data.contract import CONTRACT_VERSION
+from analytics.data.store import DataDir
+from analytics.models import registry
+from analytics.models.model_audits import store_model_audits
+from analytics.models.scoring import SCORING_TABLES, score_snapshot
 from analytics.models.windows import REACH_DAYS, RECENT, USUAL, wearable_days_sql
 from analytics.serving.alerts import QUARANTINED_ITEM9_SQL, SAFETY_ALERTS_SQL
 from analytics.settings import Settings
@@ -101,8 +105,6 @@ def settings_fingerprint(settings: Settings) -> str:
 
 def models_fingerprint(settings: Settings) -> str:
     """A digest of the current model versions (their registry entries' names and hashes)."""
-    from analytics.data.store import DataDir
-    from analytics.models import registry
 
     entries = sorted(
         (str(m.get("name")), str(m.get("version")), str(m.get("sha256")))
@@ -311,11 +313,9 @@ def build_serving_tables(
     _copy_operations(con)
     _write_meta(con, settings=settings, as_of=as_of, mode="full")
     # Risk scores, reasons and model cards (empty tables and a status when no model).
-    from analytics.models.scoring import score_snapshot
 
     score_snapshot(con, settings=settings, as_of=as_of)
     # Bias audits of the current models' held-out predictions, for the Fairness page.
-    from analytics.models.model_audits import store_model_audits
 
     store_model_audits(con, settings=settings)
 
@@ -332,7 +332,6 @@ def update_serving_tables(
 
     Returns how many rows of each kind were recomputed, for the refresh's report.
     """
-    from analytics.models.scoring import SCORING_TABLES, score_snapshot
 
     params = _params(as_of, since)
     plain = {"as_of": as_of}  # for statements that do not ask what changed

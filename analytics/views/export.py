@@ -77,6 +77,8 @@ from analytics.files import open_private, refuse_symlink
 from analytics.models import registry
 from analytics.models.features import FEATURES, build_features, weekly_as_of_dates
 from analytics.models.labels import MODELS, build_labels
+from analytics.models.windows import data_as_of
+from analytics.serving.pipeline import EmptyWarehouseError
 from analytics.settings import Settings
 
 __all__ = [
@@ -166,8 +168,6 @@ def export_research(
 
 
 def _build(ctx: Context, data_dir: DataDir) -> tuple[dict[str, pl.DataFrame], dict]:
-    from analytics.models.windows import data_as_of
-    from analytics.serving.pipeline import EmptyWarehouseError
 
     settings = ctx.settings
     con = connect(Path(":memory:"), settings=settings)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json as _json
 from dataclasses import dataclass
 
 import polars as pl
 
 from analytics.access.disclosure import ATTRIBUTES
 from analytics.access.roles import Actor, Context, Role, require_role
+from analytics.data.store import DataDir
+from analytics.fairness import to_html, to_json
+from analytics.models.model_audits import audit_model, thresholds_for
 from analytics.views._common import has_table, read_frame
 
 
@@ -69,11 +73,6 @@ def fairness_audit(
     n_boot: int = 1000,
 ) -> FairnessView:
     """Audit a model's held-out predictions by one attribute or an intersection."""
-    import json as _json
-
-    from analytics.data.store import DataDir
-    from analytics.fairness import to_html, to_json
-    from analytics.models.model_audits import audit_model, thresholds_for
 
     require_role(ctx, actor, Role.RESEARCHER, action="view_fairness")
     heldout = read_frame(
