@@ -15,6 +15,27 @@ from plotly.subplots import make_subplots
 
 from analytics.models.windows import UsualRange
 
+__all__ = [
+    "BAND_SHADES",
+    "FLAG_STYLE",
+    "METHOD_STYLE",
+    "OKABE_ITO",
+    "curve_chart",
+    "dependence_chart",
+    "disparity_chart",
+    "drift_chart",
+    "engagement_chart",
+    "group_calibration_chart",
+    "importance_chart",
+    "metric_timeline",
+    "metrics_table",
+    "mood_sparkline_values",
+    "risk_history",
+    "score_timeline",
+    "sentiment_chart",
+    "weekly_trend",
+]
+
 OKABE_ITO = {
     "blue": "#0072B2",
     "orange": "#E69F00",

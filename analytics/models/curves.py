@@ -14,6 +14,8 @@ import pandas as pd
 
 from analytics.metrics import calibration_bins, pr_points, recall_curve, roc_points
 
+__all__ = ["BUDGET_POINTS", "CURVE_POINTS", "METHOD_COLUMNS", "evaluation_curves", "feature_drift"]
+
 # Held-out prediction columns per method (see analytics/models/registry.py).
 METHOD_COLUMNS = {
     "model": "probability",

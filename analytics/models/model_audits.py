@@ -23,6 +23,16 @@ from analytics.fairness import AuditResult, audit_predictions, write_audit_table
 from analytics.models import registry
 from analytics.settings import Settings
 
+__all__ = [
+    "COVERAGE",
+    "DEFAULT_INTERSECTIONS",
+    "HELDOUT_COLUMNS",
+    "audit_model",
+    "heldout_for_snapshot",
+    "store_model_audits",
+    "thresholds_for",
+]
+
 # Coverage measures the audit reports by group: the usual roots of unequal performance.
 COVERAGE = {
     "wearable data (14 days)": "has_wearable",

@@ -69,6 +69,20 @@ from analytics.models.windows import REACH_DAYS, RECENT, USUAL, wearable_days_sq
 from analytics.serving.alerts import QUARANTINED_ITEM9_SQL, SAFETY_ALERTS_SQL
 from analytics.settings import Settings
 
+__all__ = [
+    "AUDIT_TABLES",
+    "SERVING_VERSION",
+    "SUMMARY_REACH_DAYS",
+    "WAREHOUSE_TABLES",
+    "Since",
+    "build_serving_tables",
+    "last_run_id",
+    "models_fingerprint",
+    "run_started",
+    "settings_fingerprint",
+    "update_serving_tables",
+]
+
 # Bump when a serving table's definition changes: a snapshot built by another version is
 # never updated in place, only rebuilt.
 SERVING_VERSION = 5

@@ -14,6 +14,14 @@ from analytics.fairness import to_html, to_json
 from analytics.models.model_audits import audit_model, thresholds_for
 from analytics.views._common import has_table, read_frame
 
+__all__ = [
+    "FAIRNESS_METRICS",
+    "FairnessOptions",
+    "FairnessView",
+    "fairness_audit",
+    "fairness_options",
+]
+
 
 @dataclass(frozen=True)
 class FairnessOptions:

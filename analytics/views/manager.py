@@ -12,6 +12,8 @@ from analytics.access.roles import Actor, Context, Role, require_role
 from analytics.serving import alerts as safety_alerts
 from analytics.views._common import read_frame
 
+__all__ = ["RATES", "ClinicOverview", "clinic_overview"]
+
 
 @dataclass(frozen=True)
 class ClinicOverview:

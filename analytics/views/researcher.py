@@ -10,6 +10,8 @@ from analytics.access.disclosure import ATTRIBUTES, age_band, fold_category
 from analytics.access.roles import Actor, Context, Role, require_role
 from analytics.views._common import has_table, read_frame
 
+__all__ = ["ModelReport", "model_report", "research_cohort"]
+
 
 def research_cohort(ctx: Context, actor: Actor) -> pl.DataFrame:
     """De-identified per-patient outcomes: pseudonymous ids, no names, no free text,

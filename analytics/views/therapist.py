@@ -13,6 +13,17 @@ from analytics.models.windows import DAILY_MEASURES, USUAL, UsualRange, usual_ra
 from analytics.serving import alerts as safety_alerts
 from analytics.views._common import has_table, read_frame
 
+__all__ = [
+    "PatientView",
+    "RiskCard",
+    "act_on_alert",
+    "add_note",
+    "alerts",
+    "caseload",
+    "patient",
+    "patient_risk",
+]
+
 
 def caseload(ctx: Context, actor: Actor, *, search: str | None = None) -> pl.DataFrame:
     """The therapist's own active patients, safety flags first.

@@ -12,6 +12,8 @@ from dashboard import charts
 from dashboard.format import ARROWS, html_text
 from dashboard.screens.alerts import alert_card
 
+__all__ = ["render"]
+
 
 def render() -> None:
     ctx, actor = st.session_state["ctx"], st.session_state["actor"]
