@@ -10,6 +10,7 @@ from analytics.access.disclosure import (
     fold_category,
     fold_language,
     fold_spellings,
+    k_anonymise,
     language_name,
     pool_rare,
 )
@@ -107,3 +108,22 @@ def test_rare_values_are_pooled_until_the_pool_is_large_enough():
     assert pooled.value_counts().sort("count").rows() == [(None, 1), (OTHER, 17), ("a", 20)]
     same, none = pool_rare(pl.Series(["a"] * 11 + ["b"] * 11), 11)
     assert none == 0 and same.to_list() == ["a"] * 11 + ["b"] * 11
+
+
+def test_k_anonymise_pools_whole_classes_until_the_residual_reaches_k():
+    """After every quasi-identifier of the small classes is suppressed, 3 rows remain alone
+    in the all-suppressed class; the smallest whole class (5 rows of site b) joins it, so
+    every class has at least k rows and no row is lost."""
+    rows = (
+        [("a", "x")] * 6  # a class of 6: kept
+        + [("b", "y")] * 5  # a class of 5: the smallest whole class, pooled
+        + [("c", "z"), ("d", "z"), ("e", "w")]  # three singletons
+    )
+    frame = pl.DataFrame(rows, schema=["site", "gender"], orient="row")
+    out, report = k_anonymise(frame, quasi=("site", "gender"), k=5, order=("gender", "site"))
+    assert out.height == frame.height
+    assert report["k"] == 6 and report["below_k"] == 0 and report["whole_classes_pooled"] == 1
+    counts = dict(
+        out.group_by("site", "gender").len().select(pl.concat_str("site", "gender"), "len").rows()
+    )
+    assert counts == {"ax": 6, f"{OTHER}{OTHER}": 8}

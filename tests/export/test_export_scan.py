@@ -28,6 +28,7 @@ import time_machine
 from analytics.access.roles import Actor, Context, Role, actor_for_clinician
 from analytics.data.ingest import ingest
 from analytics.data.store import DataDir
+from analytics.files import write_private
 from analytics.models.training import train_models
 from analytics.serving.pipeline import refresh
 from analytics.settings import load_settings
@@ -184,6 +185,9 @@ def _planted_files(folder: Path, end: date) -> dict[str, object]:
     return {"enrolled": enrolled, "stamps": stamps}
 
 
+PSEUDONYM_KEY_HEX = "5ca1ab1e" * 8
+
+
 @pytest.fixture(scope="module")
 def planted(model_clinic, tmp_path_factory):
     """(settings, planted facts): a copy of the generated 800-patient clinic with planted
@@ -192,6 +196,11 @@ def planted(model_clinic, tmp_path_factory):
     root = tmp_path_factory.mktemp("planted")
     data = root / "data"
     shutil.copytree(model_clinic.data_dir, data)
+    # A fixed pseudonym key: each patient's export cut-off (15-44 days before the end,
+    # keyed by it) decides who is in the export, and with it whether the small planted
+    # group reaches k-anonymity. A random key made the fixture pass or fail by the draw.
+    (data / "pseudonym.key").unlink(missing_ok=True)
+    write_private(data / "pseudonym.key", PSEUDONYM_KEY_HEX, exclusive=True, encoding="ascii")
     with open(data / "settings.toml", "a", encoding="utf-8") as fh:
         fh.write("min_positive_labels = 5\n")  # a test clinic, smaller than a real one
     settings = load_settings(data)

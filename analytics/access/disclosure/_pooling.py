@@ -66,7 +66,37 @@ def k_anonymise(
         frame = frame.with_columns(
             pl.when(pl.Series(small)).then(pl.lit(OTHER)).otherwise(pl.col(column)).alias(column)
         )
+    # Rows still in a small class have every quasi-identifier suppressed: one residual
+    # class smaller than k. Whole classes join it, smallest first, until it reaches k, so
+    # the export does not depend on which few rows happened to be left over (each row's
+    # cut-off is keyed, so that was a draw of the key). Moving whole classes keeps every
+    # other class at k or more.
+    frame, report["whole_classes_pooled"] = _pool_residual(frame, quasi, k)
     sizes = _class_sizes(frame, quasi)
     report["k"] = int(sizes.min())
     report["below_k"] = int((sizes < k).sum())
     return frame, report
+
+
+def _pool_residual(frame: pl.DataFrame, quasi: tuple[str, ...], k: int) -> tuple[pl.DataFrame, int]:
+    residual = pl.all_horizontal([pl.col(c) == OTHER for c in quasi])
+    pooled = 0
+    while True:
+        in_residual = frame.select(residual).to_series()
+        size = int(in_residual.sum())
+        if size == 0 or size >= k or bool(in_residual.all()):
+            return frame, pooled
+        others = (
+            frame.filter(~in_residual)
+            .group_by(list(quasi))
+            .len()
+            .sort(["len", *quasi])  # smallest first; ties by value, so the result is stable
+        )
+        chosen = others.row(0, named=True)
+        mask = frame.select(
+            pl.all_horizontal([pl.col(c).eq_missing(pl.lit(chosen[c])) for c in quasi])
+        ).to_series()
+        frame = frame.with_columns(
+            [pl.when(mask).then(pl.lit(OTHER)).otherwise(pl.col(c)).alias(c) for c in quasi]
+        )
+        pooled += 1
