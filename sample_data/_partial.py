@@ -1,10 +1,11 @@
 """Partly answered questionnaires: a few PHQ-9s and GAD-7s come back with items blank.
 
-This is the generator's last step, drawn from its own random stream over the finished
-assessments table, so it changes nothing else: every other cell of every file, and the
-ground truth, are exactly what they would be without it. Only complete, contract-valid
-questionnaires are blanked, so a row carrying planted mess keeps exactly its one mistake
-and the mess log still counts back.
+This is the generator's last step, drawn from its own random stream, so it changes
+nothing else: every other cell of every file, and the ground truth, are exactly what they
+would be without it. The blanks are drawn over the table before any mess (so mess on or
+off, the same questionnaires are partial) and applied only to complete, contract-valid
+rows, so a row carrying planted mess keeps exactly its one mistake and the mess log
+still counts back.
 """
 
 from __future__ import annotations
@@ -42,15 +43,59 @@ RECENT_DAYS = 14
 
 
 def blank(
-    rng: np.random.Generator, assessments: pl.DataFrame, patient_ids: pl.Series
+    rng: np.random.Generator,
+    clean: pl.DataFrame,
+    finished: pl.DataFrame,
+    patient_ids: pl.Series,
 ) -> pl.DataFrame:
-    """``assessments`` with items blanked on a few complete questionnaires; the total of
-    such a row, where given, becomes the sum of the answered items (which the contract
-    accepts for a partial questionnaire), so it changes only when a blanked answer was
-    above 0."""
-    n = assessments.height
+    """``finished`` (the assessments table as written, mess and all) with items blanked
+    on a few complete questionnaires.
+
+    Which rows and items are blanked is drawn over ``clean`` (the table before any mess),
+    so a clinic with mess has exactly the blanks of the same clinic without it, except
+    on planted rows: only a row that is complete and contract-valid in ``finished`` is
+    blanked. The total of a blanked row, where given, becomes the sum of the answered
+    items (which the contract accepts for a partial questionnaire), so it changes only
+    when a blanked answer was above 0.
+    """
+    mask = _plan(rng, clean, patient_ids)
+    if not mask.any():
+        return finished
+    # Find each finished row's clean row by its key (planted copies under unknown
+    # patients match none; a planted repeated key is not complete-and-valid below).
+    key = ["patient_id", "_kind", "completed_at"]
+    source = (
+        finished.select("patient_id", _kind(finished).alias("_kind"), "completed_at")
+        .with_row_index("_row")
+        .join(
+            clean.select("patient_id", _kind(clean).alias("_kind"), "completed_at").with_row_index(
+                "_clean"
+            ),
+            on=key,
+            how="left",
+        )
+        .sort("_row")["_clean"]
+    )
+    matched = source.is_not_null().to_numpy()
+    ok = matched & _complete_and_valid(finished, _kind(finished).to_numpy(), patient_ids)
+    rows = np.where(ok, source.fill_null(0).to_numpy(), 0)
+    applied = mask[rows] & ok[:, None]
+    values = finished.select(pl.col(ITEMS).fill_null(0)).to_numpy()
+    removed = np.where(applied, values, 0).sum(axis=1)
+    return finished.with_columns(
+        *(
+            pl.when(pl.Series(applied[:, j])).then(None).otherwise(pl.col(c)).alias(c)
+            for j, c in enumerate(ITEMS)
+        ),
+        (pl.col("total") - pl.Series(removed)).alias("total"),
+    )
+
+
+def _plan(rng: np.random.Generator, clean: pl.DataFrame, patient_ids: pl.Series) -> np.ndarray:
+    """Rows x items of ``clean`` to leave blank."""
+    n = clean.height
     if n == 0:  # a clinic too small or short for any questionnaire
-        return assessments
+        return np.zeros((0, len(ITEMS)), dtype=bool)
     # Every draw has a fixed size and is made before any row is chosen, so the rows taken
     # at the rate never depend on how many the floors add.
     u = rng.random(n)
@@ -58,13 +103,13 @@ def blank(
     keys = rng.random((n, len(ITEMS)))
     order = rng.permutation(n)
 
-    kind = assessments["instrument"].str.to_uppercase().str.replace_all(r"[\s-]", "").to_numpy()
+    kind = _kind(clean).to_numpy()
     phq, gad = kind == PHQ, kind == GAD
     keys[gad, 7:] = np.inf  # a GAD-7 has no items 8-9 to leave blank
-    ok = _complete_and_valid(assessments, kind, patient_ids)
+    ok = _complete_and_valid(clean, kind, patient_ids)
     partial = ok & (u < PARTIAL_P)
-    item9 = assessments["item_9"].fill_null(0).to_numpy()
-    day = assessments["completed_at"].dt.date()
+    item9 = clean["item_9"].fill_null(0).to_numpy()
+    day = clean["completed_at"].dt.date()
     recent = (day > day.max() - dt.timedelta(days=RECENT_DAYS)).fill_null(False).to_numpy()
     order = order[np.argsort(~recent[order], kind="stable")]  # recent rows first
 
@@ -86,17 +131,12 @@ def blank(
     have = recent & partial & gad
     extra = _take(order, ok & ~partial & gad, MIN_GAD - have.sum())
     partial[extra] = True
+    return blanks()
 
-    mask = blanks()
-    values = assessments.select(pl.col(ITEMS).fill_null(0)).to_numpy()
-    removed = np.where(mask, values, 0).sum(axis=1)
-    return assessments.with_columns(
-        *(
-            pl.when(pl.Series(mask[:, j])).then(None).otherwise(pl.col(c)).alias(c)
-            for j, c in enumerate(ITEMS)
-        ),
-        (pl.col("total") - pl.Series(removed)).alias("total"),
-    )
+
+def _kind(frame: pl.DataFrame) -> pl.Series:
+    """The instrument with case, spaces and hyphens dropped (planted spellings included)."""
+    return frame["instrument"].str.to_uppercase().str.replace_all(r"[\s-]", "")
 
 
 def _take(order: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:

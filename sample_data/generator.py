@@ -134,10 +134,10 @@ def generate_with_truth(spec: ClinicSpec) -> tuple[dict[str, pl.DataFrame], Trut
         tables, log = mess.plant(rng["mess"], tables, clock)
         truth = Truth(**(truth.frames() | {"mess": log}))
     if spec.partial_questionnaires:
-        # Last, over the finished table, so only complete valid rows are blanked and no
-        # other value (nor the truth, nor the mess) moves.
+        # Last, so no other value (nor the truth, nor the mess) moves; drawn over the
+        # clean table so mess on or off blanks the same questionnaires.
         tables["assessments"] = _partial.blank(
-            rng["partial"], tables["assessments"], tables["patients"]["patient_id"]
+            rng["partial"], assessments, tables["assessments"], tables["patients"]["patient_id"]
         )
     return tables, truth
 

@@ -43,17 +43,16 @@ def _canonical(frame: pl.DataFrame) -> pl.Series:
 
 
 def _blanks(frame: pl.DataFrame) -> pl.DataFrame:
-    """Per row: instrument, how many of its own items are blank, item 9, and whether it
-    falls in the last 14 days of data."""
+    """``frame`` with, per row: ``kind`` (PHQ9 or GAD7), ``blank`` (how many of the
+    instrument's own items are blank) and ``recent`` (in the last 14 days of data)."""
     kind = _canonical(frame)
     day = frame["completed_at"].dt.date()
-    return frame.select(
+    return frame.with_columns(
         kind.alias("kind"),
         pl.when(kind == "PHQ9")
         .then(pl.sum_horizontal(pl.col(ITEMS).is_null()))
         .otherwise(pl.sum_horizontal(pl.col(ITEMS[:7]).is_null()))
         .alias("blank"),
-        pl.col("item_9"),
         (day > day.max() - dt.timedelta(days=14)).alias("recent"),
     )
 
@@ -136,6 +135,33 @@ def test_blanks_never_touch_planted_mess(demo_pair):
     copies = log.filter(pl.col("kind") == "duplicate_key")["count"].sum()
     assert int(planted_here.sum()) == invalid + copies
     assert not (planted_here & blanked.to_series()).any()
+
+
+def test_mess_on_or_off_the_same_questionnaires_are_partial(clean, messy):
+    # Blanks are drawn over the table before the mess, so mess=True is still mess=False
+    # plus the planted rows: every partial row of the messy clinic is partial in the
+    # clean one with the same blanks, and the only ones it lacks are planted rows.
+    key = ["patient_id", "kind", "completed_at"]
+    messy_rows = _blanks(messy[0]["assessments"])
+    messy_rows = messy_rows.with_columns(pl.struct(key).is_duplicated().alias("repeated"))
+    in_messy = messy_rows.filter(pl.col("blank") > 0)
+    in_clean = _blanks(clean[0]["assessments"]).filter(pl.col("blank") > 0)
+    assert in_messy.height > 0
+    both = in_messy.join(in_clean, on=key, suffix="_clean")
+    assert both.height == in_messy.height
+    for c in ITEMS:
+        assert both[c].is_null().equals(both[f"{c}_clean"].is_null()), c
+    only_clean = in_clean.join(in_messy, on=key, how="anti").select(key)
+    lacking = messy_rows.join(only_clean, on=key)
+    # Each is a planted mistake: a total off the item sum, an item out of range, a GAD-7
+    # item 8, or a repeated key.
+    planted = lacking.select(
+        (pl.col("total") != pl.sum_horizontal(ITEMS)).fill_null(False)
+        | pl.any_horizontal(pl.col(ITEMS) > 3)
+        | ((pl.col("kind") == "GAD7") & pl.col("item_8").is_not_null())
+        | pl.col("repeated")
+    ).to_series()
+    assert lacking.height >= only_clean.height and planted.all()
 
 
 def test_a_small_clinic_still_gets_each_kind(clean):
