@@ -11,7 +11,8 @@ import polars as pl
 DAY = 86_400
 
 # One independent random stream per part of the generator, so that changing how one
-# table is drawn never shifts the numbers of another.
+# table is drawn never shifts the numbers of another. New streams go at the end: the
+# children of a SeedSequence are numbered, so the existing ones keep their numbers.
 STREAMS = (
     "cohort",
     "latent",
@@ -24,6 +25,7 @@ STREAMS = (
     "messages",
     "events",
     "mess",
+    "partial",
 )
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from . import _cohort, _latent, _messages, _tables, mess
+from . import _cohort, _latent, _messages, _partial, _tables, mess
 from ._util import Clock, make_streams
 
 CLINIC_TZ = "America/New_York"
@@ -48,6 +48,9 @@ class ClinicSpec:
     # Plant realistic mess (duplicates, bad values, unknown ids, re-synced wearable days).
     mess: bool = True
     timezone: str = CLINIC_TZ
+    # Leave a few items blank on a small share of questionnaires (valid under the
+    # contract: ingest stores them). Off only to compare against the complete answers.
+    partial_questionnaires: bool = True
 
     def resolved_end_date(self) -> dt.date:
         """``end_date``, or yesterday in the clinic's time zone (which is never after
@@ -130,6 +133,12 @@ def generate_with_truth(spec: ClinicSpec) -> tuple[dict[str, pl.DataFrame], Trut
     if spec.mess:
         tables, log = mess.plant(rng["mess"], tables, clock)
         truth = Truth(**(truth.frames() | {"mess": log}))
+    if spec.partial_questionnaires:
+        # Last, so no other value (nor the truth, nor the mess) moves; drawn over the
+        # clean table so mess on or off blanks the same questionnaires.
+        tables["assessments"] = _partial.blank(
+            rng["partial"], assessments, tables["assessments"], tables["patients"]["patient_id"]
+        )
     return tables, truth
 
 
