@@ -16,9 +16,19 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from analytics.clinical import MAX_BLANK_ITEMS
 from analytics.models.features import CLINICAL_EVENT_KINDS, EPISODE_FEATURES, FEATURE_NAMES
 from analytics.models.windows import MIN_WEAR_MINUTES, RECENT, USUAL
 from analytics.settings import ClinicalSettings
+
+
+def _prorated(frame: pd.DataFrame, items: list[str], instrument: str) -> pd.Series:
+    """The published proration, written here apart from the SQL: the answered items'
+    sum scaled to all items, halves rounded up; missing past the allowed blanks."""
+    answered = frame[items].notna().sum(axis=1)
+    scaled = frame[items].sum(axis=1) * len(items) / answered.where(answered > 0)
+    total = np.floor(scaled + 0.5)
+    return total.where((answered > 0) & (len(items) - answered <= MAX_BLANK_ITEMS[instrument]))
 
 
 def _read(warehouse: Path, table: str, tz: str) -> pd.DataFrame:
@@ -91,9 +101,9 @@ def build_features_pandas(
     asm["d"] = _day(asm["completed_at"])
     asm = asm[asm.d <= hi].sort_values("completed_at")
     items = [f"item_{i}" for i in range(1, 10)]
-    phq = asm[asm.instrument == "PHQ-9"].assign(phq9=lambda f: f[items].sum(axis=1))
+    phq = asm[asm.instrument == "PHQ-9"].assign(phq9=lambda f: _prorated(f, items, "PHQ-9"))
     phq = phq.groupby(["patient_id", "d"]).agg(phq9=("phq9", "last"), item9=("item_9", "last"))
-    gad = asm[asm.instrument == "GAD-7"].assign(gad7=lambda f: f[items[:7]].sum(axis=1))
+    gad = asm[asm.instrument == "GAD-7"].assign(gad7=lambda f: _prorated(f, items[:7], "GAD-7"))
     gad = gad.groupby(["patient_id", "d"]).agg(gad7=("gad7", "last"))
 
     ap = _read(warehouse, "appointments", timezone)

@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from analytics.clinical import prorated_total_sql
 from analytics.models.windows import (
     DAILY_MEASURES,
     RECENT,
@@ -460,8 +461,9 @@ def weekly_as_of_dates(con: duckdb.DuckDBPyConnection, *, min_history_days: int 
 
 
 _CLINICAL = ", ".join(f"'{k}'" for k in CLINICAL_EVENT_KINDS)
-_PHQ9_SUM = " + ".join(f"item_{i}" for i in range(1, 10))
-_GAD7_SUM = " + ".join(f"item_{i}" for i in range(1, 8))
+# The questionnaire total the dashboard shows (analytics.clinical: prorated under the
+# published rule, NULL when too many items are blank), so a partly answered PHQ-9 counts.
+_PHQ9_SUM = _GAD7_SUM = prorated_total_sql("instrument")
 
 # Episode history as of each row of ``{rows}`` (patient_id, as_of), from every
 # questionnaire and clinical event on or before the as-of date (all history, not only the

@@ -45,6 +45,7 @@ from datetime import date
 
 import duckdb
 
+from analytics.clinical import prorated_total_sql
 from analytics.models.features import CLINICAL_EVENT_KINDS
 from analytics.settings import ClinicalSettings, Settings
 
@@ -141,8 +142,8 @@ def build_labels(
     kinds = ", ".join(f"'{k}'" for k in CLINICAL_EVENT_KINDS)
     rel_h = MODELS["relapse_risk"].horizon_days
     eng_h = MODELS["engagement_drop"].horizon_days
-    phq = " + ".join(f"a.item_{i}" for i in range(1, 10))
-    gad = " + ".join(f"a.item_{i}" for i in range(1, 8))
+    # The total the dashboard shows: a partly answered questionnaire counts (prorated).
+    phq = gad = prorated_total_sql("a.instrument", prefix="a.")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE "{table}" AS
         WITH

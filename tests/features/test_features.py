@@ -443,3 +443,34 @@ def test_engine_agrees_with_an_independent_pandas_implementation(model_clinic):
     b = theirs[list(FEATURE_NAMES)].to_numpy(float)
     assert (np.isnan(a) == np.isnan(b)).all()
     assert np.nanmax(np.abs(a - b)) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("items", "latest", "days_since"),
+    [
+        ([2, 2, 2, 2, 2, 2, 1, 1, None], 16, 1),  # one blank: 14 x 9 / 8 = 15.75 -> 16
+        ([1, 1, 1, 1, 1, 1, 1, None, None], 9, 1),  # 7 x 9 / 7 = 9: two blanks, prorated
+        # three blanks: no total, so the complete one two days before stands (a sitting
+        # without a total is not counted as an assessment, as before)
+        ([1, 1, 1, 1, 1, 1, None, None, None], 9, 3),
+    ],
+)
+def test_a_partly_answered_phq9_counts_as_the_dashboard_scores_it(
+    make_warehouse, items, latest, days_since
+):
+    """The model's PHQ-9 is the dashboard's: prorated under the published rule, and a
+    questionnaire with too many blanks has no total (the one before it stands)."""
+    tables = {
+        "clinicians": [{"clinician_id": "c1", "display_name": "C", "site_id": "s"}],
+        "patients": [{"patient_id": "p", "clinician_id": "c1", "enrolled_on": D0}],
+        "assessments": [
+            {"patient_id": "p", "completed_at": _ts(66), "instrument": "PHQ-9"}
+            | {f"item_{i}": 1 for i in range(1, 10)},
+            {"patient_id": "p", "completed_at": _ts(68), "instrument": "PHQ-9"}
+            | {f"item_{i + 1}": v for i, v in enumerate(items)},
+        ],
+        "checkins": [{"patient_id": "p", "checked_in_at": _ts(69), "mood": 5}],
+    }
+    p = _rows(make_warehouse(tables))["p"]
+    assert p["phq9_latest"] == latest
+    assert p["days_since_assessment"] == days_since
