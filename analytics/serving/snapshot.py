@@ -60,7 +60,7 @@ from datetime import date
 import duckdb
 
 from analytics.clinical import band_sql, patient_outcomes, prorated_total_sql
-from analytics.data.contract import CONTRACT_VERSION
+from analytics.data.contract import CONTRACT_VERSION, TABLES
 from analytics.data.store import DataDir
 from analytics.models import registry
 from analytics.models.model_audits import store_model_audits
@@ -467,16 +467,8 @@ def _copy_operations(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-WAREHOUSE_TABLES = (
-    "clinicians",
-    "patients",
-    "assessments",
-    "checkins",
-    "wearable_daily",
-    "messages",
-    "appointments",
-    "events",
-)
+# The contract's tables, in its order: the snapshot records a count of each.
+WAREHOUSE_TABLES = tuple(TABLES)
 
 
 def _write_meta(
