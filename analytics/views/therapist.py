@@ -25,11 +25,21 @@ __all__ = [
 ]
 
 
+# Item-9 answers of questionnaires held in quarantine, per patient, within the look-back
+# window (the same window as the summary's item9_flag_current).
+_HELD_ITEM9 = """SELECT q.patient_id, max(q.item_9) AS held_item9
+    FROM quarantined_item9 q, snapshot_meta m
+    WHERE q.completed_on > m.as_of - CAST($lookback AS INTEGER) GROUP BY q.patient_id"""
+_NO_HELD = "SELECT NULL::VARCHAR AS patient_id, NULL::INTEGER AS held_item9 WHERE FALSE"
+
+
 def caseload(ctx: Context, actor: Actor, *, search: str | None = None) -> pl.DataFrame:
     """The therapist's own active patients, safety flags first.
 
-    Columns: patient_id, display_name, safety_level (2 item-9 or unreviewed crisis
-    message, 1 unreviewed concern message, 0 none), safety_reasons, phq9_latest_total,
+    Columns: patient_id, display_name, safety_level (2 item-9 answer above 0 in the
+    look-back window, a quarantined questionnaire's included, or an unreviewed crisis
+    message; 1 unreviewed concern message; 0 none), safety_reasons, held_item9 (the
+    highest such answer held in quarantine, else null), phq9_latest_total,
     phq9_latest_band, phq9_reliable_change, gad7_latest_total, gad7_latest_band,
     gad7_reliable_change, days_since_checkin, checkin_adherence_14d,
     wearable_coverage_14d, sleep_change_h, mood_28d (28 daily values, None for no
@@ -44,12 +54,25 @@ def caseload(ctx: Context, actor: Actor, *, search: str | None = None) -> pl.Dat
                   s.phq9_latest_total, s.phq9_latest_band, s.phq9_reliable_change,
                   s.gad7_latest_total, s.gad7_latest_band, s.gad7_reliable_change,
                   date_diff('day', CAST(s.last_checkin_at AS DATE), m.as_of) AS days_since_checkin,
-                  s.checkin_adherence_14d, s.wearable_coverage_14d, s.sleep_change_h, s.mood_28d
-           FROM patient_summary s, snapshot_meta m
+                  s.checkin_adherence_14d, s.wearable_coverage_14d, s.sleep_change_h, s.mood_28d,
+                  h.held_item9
+           FROM patient_summary s CROSS JOIN snapshot_meta m
+           LEFT JOIN ({held}) h USING (patient_id)
            WHERE s.clinician_id = $clinician AND s.active
              AND ($pattern IS NULL OR s.patient_id ILIKE $pattern OR s.display_name ILIKE $pattern)
-           ORDER BY s.patient_id""",
-        {"clinician": actor.clinician_id, "pattern": pattern},
+           ORDER BY s.patient_id""".format(
+            held=_HELD_ITEM9 if has_table(ctx, "quarantined_item9") else _NO_HELD
+        ),
+        {
+            "clinician": actor.clinician_id,
+            "pattern": pattern,
+            "lookback": ctx.settings.clinical.item9_lookback_days,
+        },
+    )
+    # A PHQ-9 held in quarantine is not in the summary's item-9 flag; its answer is
+    # current for the caseload all the same (the Alerts page already lists it).
+    frame = frame.with_columns(
+        (pl.col("item9_flag_current") | pl.col("held_item9").is_not_null()).alias("item9_now")
     )
     # The same alerts, with the same live status, as the Alerts page: nobody has yet
     # acknowledged or resolved them.
@@ -62,7 +85,7 @@ def caseload(ctx: Context, actor: Actor, *, search: str | None = None) -> pl.Dat
         pl.col("open_crisis").fill_null(0), pl.col("open_concern").fill_null(0)
     )
     out = out.with_columns(
-        pl.when(pl.col("item9_flag_current") | (pl.col("open_crisis") > 0))
+        pl.when(pl.col("item9_now") | (pl.col("open_crisis") > 0))
         .then(2)
         .when(pl.col("open_concern") > 0)
         .then(1)
@@ -77,6 +100,14 @@ def caseload(ctx: Context, actor: Actor, *, search: str | None = None) -> pl.Dat
                         pl.lit(ctx.settings.clinical.item9_lookback_days),
                     )
                 ),
+                pl.when(~pl.col("item9_flag_current") & pl.col("held_item9").is_not_null()).then(
+                    pl.format(
+                        "PHQ-9 item 9 answered {} in the last {} days (questionnaire held in "
+                        "quarantine)",
+                        pl.col("held_item9"),
+                        pl.lit(ctx.settings.clinical.item9_lookback_days),
+                    )
+                ),
                 pl.when(pl.col("open_crisis") > 0).then(
                     pl.format("{} crisis message(s) to review", pl.col("open_crisis"))
                 ),
@@ -88,7 +119,7 @@ def caseload(ctx: Context, actor: Actor, *, search: str | None = None) -> pl.Dat
             ignore_nulls=True,
         ).alias("safety_reasons"),
     )
-    out = _join_predictions(ctx, out)
+    out = _join_predictions(ctx, out.drop("item9_now"))
     order = ["safety_level", "relapse_tier_rank", "engagement_tier_rank", "patient_id"]
     return out.sort(order, descending=[True, True, True, False], nulls_last=True)
 

@@ -458,6 +458,14 @@ def test_a_quarantined_phq9_still_raises_its_item9_alert(base_clinic, write_csv)
     assert held["level"][0] == "item9_high"
     assert "held in quarantine: total mismatch" in held["detail"][0]
     assert rows.filter(pl.col("patient_id") == "p2").height == 0  # item 9 was 0
+    # ... and the caseload flags p1 for safety with it (within the 14-day look-back)
+    ctx = Context.open(base_clinic)
+    try:
+        row = caseload(ctx, actor_for_clinician(ctx, "c1")).filter(pl.col("patient_id") == "p1")
+    finally:
+        ctx.close()
+    assert row["safety_level"][0] == 2
+    assert "item 9 answered 2 in the last 14 days (questionnaire held" in row["safety_reasons"][0]
     fixed = dict(wrong, total=10)
     assert ingest([write_csv("assessments.csv", [fixed])], settings=base_clinic).exit_code == 0
     refresh(settings=base_clinic)
